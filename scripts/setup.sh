@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs what vnetbench needs, idempotently: netperf (Debian non-free or
+# Ubuntu multiverse when it is not on PATH), openssh-server, iproute2, and a
+# virtualenv in .venv with the pinned Python dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*"; }
+
+need_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: installing $1 needs root (apt-get); install it yourself or rerun as root" >&2
+    exit 1
+  fi
+}
+
+apt_updated=0
+apt_install() {
+  need_root "$*"
+  if [ "$apt_updated" -eq 0 ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+enable_netperf_component() {
+  # netperf lives in Debian's non-free and Ubuntu's multiverse, which stock
+  # sources do not enable.
+  . /etc/os-release
+  local list=/etc/apt/sources.list.d/vnetbench-netperf.sources
+  [ -f "$list" ] && return 0
+  case "${ID:-}" in
+    debian)
+      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$VERSION_CODENAME" >"$list" ;;
+    ubuntu)
+      printf 'Types: deb\nURIs: http://archive.ubuntu.com/ubuntu\nSuites: %s\nComponents: multiverse\nSigned-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg\n' \
+        "$VERSION_CODENAME" >"$list" ;;
+    *) echo "setup: install netperf 2.7 by hand on ${ID:-this system}" >&2; exit 1 ;;
+  esac
+  apt_updated=0
+}
+
+if ! command -v netperf >/dev/null || ! command -v netserver >/dev/null; then
+  say "installing netperf"
+  need_root netperf
+  if ! apt-cache show netperf >/dev/null 2>&1; then enable_netperf_component; apt-get update -qq; apt_updated=1; fi
+  if ! apt-cache show netperf >/dev/null 2>&1; then enable_netperf_component; fi
+  apt_install netperf
+fi
+missing=()
+command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+command -v ip >/dev/null || [ -x /usr/sbin/ip ] || missing+=(iproute2)
+command -v timeout >/dev/null || missing+=(coreutils)
+if [ ${#missing[@]} -gt 0 ]; then say "installing ${missing[*]}"; apt_install "${missing[@]}"; fi
+
+python=${PYTHON:-python3}
+stamp=.venv/.requirements.sha
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "creating .venv with pinned dependencies"
+  "$python" -m venv .venv
+  .venv/bin/pip install -q -r requirements.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
+  echo "$want" >"$stamp"
+fi

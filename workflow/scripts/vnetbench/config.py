@@ -1,0 +1,258 @@
+"""The config, checked and turned into an Experiment: platforms, figures and the cell grid.
+
+`load_experiment` validates the config against the JSON schema (filling in its
+defaults), then checks what a schema cannot say (sizes, UDP limits, files), and
+raises ConfigError with one message naming the key and what it allows.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .hosts import LOCAL, Host
+from .netperf import RR_TESTS, STREAM_TESTS
+from .sizes import UDP_MAX_PAYLOAD, parse_size
+
+SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(Exception):
+    """A config value that cannot be used; names the key and the allowed values."""
+
+    def __init__(self, key: str, problem: str, allowed: str = ""):
+        message = f"{key}: {problem}" if key else problem
+        if allowed:
+            message += f" (allowed: {allowed})"
+        super().__init__(message)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Platform:
+    name: str
+    label: str
+    client: Host
+    server: Host
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    test: str
+    sizes: tuple[int, ...]
+    metric: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One netperf run: the unit of work, of caching and of rerun."""
+
+    platform: str
+    test: str
+    size_bytes: int
+    rep: int
+
+    @property
+    def path(self) -> str:
+        return f"results/raw/{self.platform}/{self.test}/{self.size_bytes}/{self.rep}.json"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    repetitions: int
+    duration: float
+    timeout_margin: float
+    retries: int
+    netperf_options: tuple[str, ...]
+    platforms: dict[str, Platform]
+    figures: dict[str, Figure]
+
+    def cells(self, figure: str | None = None) -> list[Cell]:
+        """Every cell of one figure, or of all figures (each cell once)."""
+        figures = [self.figures[figure]] if figure else self.figures.values()
+        seen, cells = set(), []
+        for fig in figures:
+            for platform in self.platforms:
+                for size in fig.sizes:
+                    for rep in range(1, self.repetitions + 1):
+                        cell = Cell(platform, fig.test, size, rep)
+                        if cell not in seen:
+                            seen.add(cell)
+                            cells.append(cell)
+        return cells
+
+
+def load_experiment(config: dict, config_files: list[str] = ()) -> Experiment:
+    """Validate `config` in place (defaults filled in) and build the Experiment."""
+    for path in config_files:
+        check_yaml_file(path)
+    _validate_schema(config)
+    return experiment_from_validated(config)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A YAML loader that refuses duplicate keys, which PyYAML would silently merge."""
+
+
+def _no_duplicates(loader, node, deep=False):
+    keys = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in keys:
+            raise ConfigError(
+                f"line {key_node.start_mark.line + 1}",
+                f"duplicate key {key!r}",
+                "each name once per map",
+            )
+        keys.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+
+
+def check_yaml_file(path: str) -> dict:
+    """Parse a config file strictly; ConfigError for syntax errors and duplicate keys."""
+    try:
+        with open(path) as stream:
+            data = yaml.load(stream, Loader=_StrictLoader)
+    except OSError as error:
+        raise ConfigError(path, f"cannot read config file: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(path, f"YAML syntax error: {error}".replace("\n", " ")) from None
+    except ConfigError as error:
+        raise ConfigError(path, str(error)) from None
+    if not isinstance(data, dict):
+        raise ConfigError(path, "the config must be a YAML map of keys to values")
+    return data
+
+
+def _validate_schema(config: dict) -> None:
+    import jsonschema  # imported here: cell jobs never validate
+
+    with open(SCHEMA) as stream:
+        schema = yaml.safe_load(stream)
+    validator_class = _with_defaults(jsonschema.Draft7Validator)
+    errors = list(validator_class(schema).iter_errors(config))
+    if errors:
+        raise _config_error(jsonschema.exceptions.best_match(errors))
+
+
+def _with_defaults(validator_class):
+    """A validator that fills in each property's default before checking it."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def properties(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, subschema["default"])
+        yield from check_properties(validator, properties, instance, schema)
+
+    import jsonschema
+
+    return jsonschema.validators.extend(validator_class, {"properties": properties})
+
+
+def _config_error(error) -> ConfigError:
+    key = ".".join(str(part) for part in error.absolute_path)
+    schema = error.schema
+    if error.validator == "additionalProperties":
+        unknown = sorted(set(error.instance) - set(schema.get("properties", {})))
+        where = f"{key}." if key else ""
+        allowed = ", ".join(schema.get("properties", {})) or "none"
+        return ConfigError(f"{where}{unknown[0]}", "unknown key", allowed)
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        return ConfigError(f"{key}.{missing}" if key else missing, "missing", "see config/README.md")
+    if error.validator == "enum":
+        return ConfigError(key, f"{error.instance!r} is not allowed", ", ".join(error.validator_value))
+    if error.validator == "propertyNames" or (error.validator == "pattern" and not key):
+        return ConfigError(key, f"bad name {error.instance!r}", schema.get("x-allowed", ""))
+    if error.validator == "pattern":
+        return ConfigError(key, f"{error.instance!r} is not allowed", schema.get("x-allowed", ""))
+    if error.validator in ("minLength", "minProperties", "minItems"):
+        return ConfigError(key, "must not be empty", schema.get("x-allowed", ""))
+    if error.validator == "type":
+        wanted = error.validator_value
+        wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
+        return ConfigError(key, f"{error.instance!r} is not of type {wanted}", schema.get("x-allowed", ""))
+    return ConfigError(key, error.message)
+
+
+def _figure(name: str, spec: dict) -> Figure:
+    key = f"figures.{name}"
+    sizes = []
+    for index, value in enumerate(spec["sizes"]):
+        try:
+            size = parse_size(value)
+        except ValueError as error:
+            raise ConfigError(f"{key}.sizes[{index}]", str(error), "positive sizes such as 512, '8K', '50M'") from None
+        if spec["test"].startswith("UDP") and size > UDP_MAX_PAYLOAD:
+            raise ConfigError(
+                f"{key}.sizes[{index}]",
+                f"{value!r} is {size} bytes, more than UDP can carry",
+                f"at most {UDP_MAX_PAYLOAD} bytes for {spec['test']}",
+            )
+        if size in sizes:
+            raise ConfigError(f"{key}.sizes[{index}]", f"{value!r} repeats an earlier size", "each size once")
+        sizes.append(size)
+    if spec["metric"] == "transactions_per_s" and spec["test"] in STREAM_TESTS:
+        raise ConfigError(
+            f"{key}.metric", f"{spec['test']} has no transactions", f"transactions_per_s only with {', '.join(RR_TESTS)}"
+        )
+    return Figure(name, spec["test"], tuple(sorted(sizes)), spec["metric"], spec["title"])
+
+
+def _platform(name: str, spec: dict) -> Platform:
+    client = _host(f"platforms.{name}.client", f"{name} client", spec["client"])
+    server = _host(f"platforms.{name}.server", f"{name} server", spec["server"])
+    if server.address is None:
+        raise ConfigError(f"platforms.{name}.server.address", "missing", "the address netperf targets on the server")
+    return Platform(name, spec["label"], client, server)
+
+
+def _host(key: str, name: str, spec: dict) -> Host:
+    paths = {}
+    if spec["host"] != LOCAL:
+        for field in ("key", "known_hosts"):
+            if field not in spec:
+                raise ConfigError(f"{key}.{field}", "missing", "required for SSH hosts (host other than 'local')")
+            path = os.path.expanduser(spec[field])
+            if not os.path.isfile(path):
+                raise ConfigError(f"{key}.{field}", f"no such file: {spec[field]}", "an existing file")
+            paths[field] = path
+    return Host(
+        name=name,
+        ssh_host=spec["host"],
+        port=spec["port"],
+        user=spec["user"],
+        key=paths.get("key"),
+        known_hosts=paths.get("known_hosts"),
+        address=spec.get("address"),
+        netperf=spec["netperf"],
+        netserver=spec["netserver"],
+        netserver_port=spec["netserver_port"],
+        connect_timeout=spec["connect_timeout"],
+    )
+
+
+def platform_from_config(config: dict, name: str) -> Platform:
+    """One platform of an already validated config (what a cell job needs, cheaply)."""
+    return _platform(name, config["platforms"][name])
+
+
+def experiment_from_validated(config: dict) -> Experiment:
+    """The Experiment of a config that load_experiment already validated (no schema pass)."""
+    return Experiment(
+        repetitions=config["repetitions"],
+        duration=config["duration"],
+        timeout_margin=config["timeout_margin"],
+        retries=config["retries"],
+        netperf_options=tuple(config["netperf_options"]),
+        platforms={name: _platform(name, spec) for name, spec in config["platforms"].items()},
+        figures={name: _figure(name, spec) for name, spec in config["figures"].items()},
+    )

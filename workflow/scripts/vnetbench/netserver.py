@@ -1,0 +1,72 @@
+"""Starting and stopping netserver on a server host, by pid.
+
+netserver has no pid-file option, so it runs in the foreground (-D) under
+setsid and we keep its pid in a file on that host. A pid is only ever killed
+after checking that it still belongs to a netserver.
+"""
+
+from .hosts import Host, HostError, shell
+
+_START = r"""
+pidfile=$1; shift
+if [ -s "$pidfile" ]; then
+  pid=$(cat "$pidfile")
+  if [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = netserver ]; then echo "running $pid"; exit 0; fi
+fi
+command -v "$1" >/dev/null 2>&1 || { echo "$1: not found"; exit 127; }
+setsid "$@" </dev/null >/dev/null 2>&1 &
+pid=$!
+echo "$pid" >"$pidfile"
+sleep 0.2
+if kill -0 "$pid" 2>/dev/null; then echo "started $pid"; exit 0; fi
+rm -f "$pidfile"
+echo "netserver exited at once: is port $3 in use on this host?"
+exit 1
+"""
+
+_STOP = r"""
+pidfile=$1
+[ -s "$pidfile" ] || exit 0
+pid=$(cat "$pidfile")
+if [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = netserver ]; then
+  kill "$pid" 2>/dev/null
+  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null
+  echo "stopped $pid"
+fi
+rm -f "$pidfile"
+"""
+
+
+class NetserverError(HostError):
+    """netserver could not be started."""
+
+
+def pidfile(host: Host) -> str:
+    # Testbed hosts share one filesystem, so the address is part of the name.
+    return f"/tmp/vnetbench-netserver-{host.address}-{host.netserver_port}.pid"
+
+
+def ensure(session, host: Host, timeout: float = 10.0) -> str:
+    """Start netserver on `host` unless ours is already running; returns what happened."""
+    argv = shell(
+        _START,
+        pidfile(host),
+        host.netserver,
+        "-D",
+        "-p",
+        str(host.netserver_port),
+        "-L",
+        host.address,
+    )
+    result = session.run(argv, timeout)
+    if result.exit_code != 0:
+        raise NetserverError(
+            host, f"could not start netserver (exit {result.exit_code})", result.command, result.output
+        )
+    return result.output.strip()
+
+
+def stop(session, host: Host, timeout: float = 10.0) -> str:
+    """Stop the netserver we started on `host`, if any."""
+    return session.run(shell(_STOP, pidfile(host)), timeout).output.strip()

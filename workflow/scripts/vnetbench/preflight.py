@@ -1,0 +1,129 @@
+"""Preflight: check every host of the selected platforms once, before any cell.
+
+For each host: reachable over SSH with the configured key and a known host key,
+netperf and netserver present, and the same netperf version on both ends of a
+platform. On each server it starts netserver, then proves the data path with a
+one-transaction netperf. Every problem is collected, so one run names them all.
+"""
+
+from . import netperf, netserver
+from .config import Experiment
+from .hosts import Host, HostError, open_session, shell
+from .records import utc_now
+
+_FACTS = r"""
+echo "kernel=$(uname -r)"
+for binary in "$@"; do
+  if command -v "$binary" >/dev/null 2>&1; then
+    echo "version $binary=$("$binary" -V 2>&1 | head -n 1)"
+  else
+    echo "missing $binary"
+  fi
+done
+"""
+
+
+class PreflightFailed(Exception):
+    def __init__(self, problems: list[str]):
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"preflight found {len(problems)} problem(s):\n{lines}")
+        self.problems = problems
+
+
+def host_facts(session, host: Host) -> tuple[dict, list[str]]:
+    """Kernel and netperf/netserver versions of one host, and what is wrong with it."""
+    result = session.run(shell(_FACTS, host.netperf, host.netserver), timeout=host.connect_timeout + 10)
+    facts, problems = {"target": host.target}, []
+    for line in result.output.splitlines():
+        if line.startswith("kernel="):
+            facts["kernel"] = line.partition("=")[2]
+        elif line.startswith("missing "):
+            problems.append(f"{host.name} ({host.target}): {line.split(' ', 1)[1]} not found")
+        elif line.startswith("version "):
+            binary, _, text = line[len("version ") :].partition("=")
+            role = "netperf_version" if binary == host.netperf else "netserver_version"
+            try:
+                facts[role] = netperf.parse_version(text)
+            except netperf.NetperfOutputError:
+                problems.append(f"{host.name} ({host.target}): {binary} -V printed {text!r}")
+    return facts, problems
+
+
+def check_data_path(session, client: Host, server: Host) -> str | None:
+    """One TCP_RR transaction from client to server; a problem text, or None."""
+    argv = [client.netperf, "-P", "0", "-H", server.address, "-p", str(server.netserver_port)]
+    argv += ["-t", "TCP_RR", "-l", "-1", "--", "-k", "TRANSACTION_RATE"]
+    result = session.run(["timeout", "-s", "KILL", "10", *argv], timeout=15)
+    if result.exit_code != 0 or "TRANSACTION_RATE=" not in result.output:
+        return (
+            f"{client.name} cannot reach netserver at {server.address}:{server.netserver_port}"
+            f" (exit {result.exit_code}): {result.output.strip()[:300]}"
+        )
+    return None
+
+
+def run(experiment: Experiment) -> dict:
+    """Check every host and return the report; PreflightFailed lists every problem."""
+    report = {"checked_at": utc_now(), "hosts": {}, "platforms": {}, "problems": []}
+    problems = report["problems"]
+    for platform in experiment.platforms.values():
+        sessions = {}
+        try:
+            for host in (platform.client, platform.server):
+                sessions[host.name] = session = open_session(host)
+                try:
+                    facts, host_problems = host_facts(session, host)
+                except HostError as error:
+                    problems.append(str(error))
+                    continue
+                report["hosts"][host.name] = facts
+                problems.extend(host_problems)
+            client_facts = report["hosts"].get(platform.client.name, {})
+            server_facts = report["hosts"].get(platform.server.name, {})
+            ends = (client_facts.get("netperf_version"), server_facts.get("netserver_version"))
+            if None not in ends and ends[0] != ends[1]:
+                problems.append(
+                    f"platform {platform.name}: netperf {ends[0]} on the client but netserver"
+                    f" {ends[1]} on the server; both ends must run the same version"
+                )
+            if len(client_facts) > 1 and len(server_facts) > 1 and None not in ends:
+                status = _prepare_server(sessions, platform)
+                report["platforms"][platform.name] = status
+                if status.get("problem"):
+                    problems.append(status["problem"])
+        finally:
+            for session in sessions.values():
+                session.close()
+    if problems:
+        raise PreflightFailed(problems)
+    return report
+
+
+def _prepare_server(sessions: dict, platform) -> dict:
+    client, server = platform.client, platform.server
+    try:
+        status = {"netserver": netserver.ensure(sessions[server.name], server)}
+        problem = check_data_path(sessions[client.name], client, server)
+    except HostError as error:
+        return {"problem": f"platform {platform.name}: {error}"}
+    if problem:
+        status["problem"] = f"platform {platform.name}: {problem}"
+    return status
+
+
+def stop_netservers(experiment: Experiment) -> list[str]:
+    """Stop every netserver the run started; returns what was done, problems included."""
+    done, seen = [], set()
+    for platform in experiment.platforms.values():
+        server = platform.server
+        if netserver.pidfile(server) in seen and server.is_local:
+            continue
+        seen.add(netserver.pidfile(server))
+        session = open_session(server)
+        try:
+            done.append(f"{server.name}: {netserver.stop(session, server) or 'nothing to stop'}")
+        except HostError as error:
+            done.append(f"{server.name}: could not stop netserver: {error}")
+        finally:
+            session.close()
+    return done

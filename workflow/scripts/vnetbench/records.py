@@ -1,0 +1,44 @@
+"""Writing result files so that a reader never sees half of one."""
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def write_json_atomic(path: str, data: dict) -> None:
+    """Write to a temporary file beside `path`, fsync, then rename over it.
+
+    A crash or a full disk leaves either the old file or the new one, never a
+    torn one; the temporary file is removed on any failure.
+    """
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as stream:
+            json.dump(data, stream, indent=1, sort_keys=False)
+            stream.write("\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def read_json(path: str) -> dict:
+    with open(path) as stream:
+        return json.load(stream)

@@ -8,29 +8,31 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-# A config named on the command line replaces the default instead of being
-# merged into it, so a smaller config never inherits platforms or figures.
-if not workflow.overwrite_configfiles:
-
-    configfile: "config/config.yaml"
-
-
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
-from vnetbench.config import ConfigError, load_experiment
+from vnetbench.config import ConfigError, check_yaml_file, load_experiment
 
 try:
+    # A config named on the command line replaces the default instead of
+    # being merged into it, so a smaller config never inherits platforms.
+    if not workflow.overwrite_configfiles:
+        check_yaml_file("config/config.yaml")  # names the line of a YAML error
+
+        configfile: "config/config.yaml"
+
     EXPERIMENT = load_experiment(config, workflow.configfiles)
 except ConfigError as error:
     sys.exit(f"vnetbench: bad config: {error}")
 
 
 include: "rules/common.smk"
-include: "rules/preflight.smk"
 include: "rules/cells.smk"
 include: "rules/figures.smk"
 
 
+# The cells are named here too: Snakemake does not rebuild a deleted
+# intermediate file whose downstream outputs are up to date.
 rule figures:
     default_target: True
     input:
         expand("results/figures/{figure}.{ext}", figure=EXPERIMENT.figures, ext=["csv", "pdf"]),
+        cell_files(),

@@ -1,10 +1,9 @@
-# Helpers shared by the rules: the cell grid, wildcard constraints, input functions.
-import shutil
+# Helpers shared by the rules: the cell grid, wildcard constraints, input
+# functions, and the hooks that start and end a run.
+from vnetbench import session
 
-from vnetbench.config import Cell
-
-# Files that live for one run only (preflight facts); removed when the run ends.
-RUN_DIR = ".vnetbench/run"
+# Host facts found by preflight; cells copy them into their records.
+PREFLIGHT = "results/preflight.json"
 
 
 wildcard_constraints:
@@ -36,20 +35,18 @@ def cell_measurement(wildcards):
     }
 
 
-def end_run():
-    """Stop what the run started: netservers, then the run's own files."""
-    if not Path(RUN_DIR).exists():
-        return
-    from vnetbench.preflight import stop_netservers
-
-    for line in stop_netservers(EXPERIMENT):
-        print(f"vnetbench: {line}", file=sys.stderr)
-    shutil.rmtree(RUN_DIR, ignore_errors=True)
+# The hosts are prepared and checked (preflight) only when this run will
+# measure cells, and before the first one. This lives in hooks, not in a rule
+# the cells depend on: a rule's fresh output would mark every finished cell
+# as outdated.
+onstart:
+    if any(job.rule.name == "cell" for job in workflow.dag.needrun_jobs()):
+        session.start(EXPERIMENT, PREFLIGHT)
 
 
 onsuccess:
-    end_run()
+    session.end(EXPERIMENT)
 
 
 onerror:
-    end_run()
+    session.end(EXPERIMENT)

@@ -24,7 +24,7 @@ with open(snakemake.log[0], "w") as log_file:
     )
     try:
         platform = platform_from_config(config, wildcards.platform)
-        facts = read_json(snakemake.input[0])["hosts"]
+        facts = read_json(snakemake.params.preflight)["hosts"]
         record = cell.run(this_cell, platform, settings, facts, snakemake.output[0], log)
     except (cell.CellFailed, HostError, OSError) as error:
         log(f"FAILED: {error}")

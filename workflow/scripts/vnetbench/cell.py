@@ -14,7 +14,9 @@ from .records import utc_now, write_json_atomic
 # Seconds the SSH command may outlive the remote `timeout`, so the remote side
 # always stops netperf first and reports it.
 _SSH_GRACE = 5.0
-_KILLED = 137  # `timeout -s KILL` exit code
+# How `timeout -s KILL` ends: it kills its whole process group, itself
+# included, so a shell reports 137 and a direct parent sees -9.
+_KILLED = {124, 137, -9}
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def measure(cell: Cell, platform: Platform, settings: Settings, log=print) -> di
     finally:
         session.close()
 
-    if result.exit_code == _KILLED:
+    if result.exit_code in _KILLED:
         raise CellFailed(cell, f"netperf killed after {limit:g} s (duration + timeout_margin)", result.command, result.exit_code, result.output)
     if result.exit_code != 0:
         raise CellFailed(cell, "netperf failed", result.command, result.exit_code, result.output)

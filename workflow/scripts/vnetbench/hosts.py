@@ -145,25 +145,24 @@ class SSHSession:
             connection.client.load_host_keys(host.known_hosts)
         try:
             connection.open()
-        except paramiko.BadHostKeyException:
+        except (paramiko.SSHException, OSError) as error:
+            # Close the transport before its socket, or its thread complains.
+            connection.client.close()
             sock.close()
-            raise HostKeyRejected(
-                host, f"host key differs from the one in {host.known_hosts}: refusing"
-            ) from None
-        except paramiko.AuthenticationException as error:
-            sock.close()
-            raise AuthenticationFailed(host, f"key {host.key} was refused: {error}") from None
-        except paramiko.SSHException as error:
-            sock.close()
-            if "not found in known_hosts" in str(error):
-                raise HostKeyRejected(
-                    host, f"host key is not in {host.known_hosts}: refusing"
-                ) from None
-            raise Unreachable(host, f"SSH failed: {error}") from None
-        except OSError as error:
-            sock.close()
-            raise Unreachable(host, f"SSH failed: {error}") from None
+            raise self._connect_error(error) from None
         self._connection = connection
+
+    def _connect_error(self, error: Exception) -> HostError:
+        import paramiko
+
+        host = self.host
+        if isinstance(error, paramiko.BadHostKeyException):
+            return HostKeyRejected(host, f"host key differs from the one in {host.known_hosts}: refusing")
+        if isinstance(error, paramiko.AuthenticationException):
+            return AuthenticationFailed(host, f"key {host.key} was refused: {error}")
+        if "not found in known_hosts" in str(error):
+            return HostKeyRejected(host, f"host key is not in {host.known_hosts}: refusing")
+        return Unreachable(host, f"SSH failed: {error}")
 
     def run(self, argv: list[str], timeout: float) -> Result:
         from invoke.exceptions import CommandTimedOut as InvokeTimedOut

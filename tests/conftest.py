@@ -1,0 +1,189 @@
+"""Real parts for the tests: netserver and sshd on 127.0.0.1, and workflow copies.
+
+Everything a fixture starts is stopped by its pid at teardown, also when the
+test fails.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vnetbench.sshd import SSHServer, generate_key, wait_listening
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data"
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a process we started, by pid, and reap it."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture
+def netserver_port():
+    """A real netserver on 127.0.0.1 at a free port."""
+    port = free_port()
+    process = subprocess.Popen(
+        ["netserver", "-D", "-p", str(port), "-L", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_listening("127.0.0.1", port)
+        yield port
+    finally:
+        stop(process)
+
+
+class SSHFixture:
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.client_key = generate_key(directory / "client_key")
+        self.server = SSHServer(directory / "sshd", "127.0.0.1", free_port(), self.client_key)
+        self.server.prepare()
+        self.known_hosts = directory / "known_hosts"
+        self.known_hosts.write_text(self.server.known_hosts_line())
+        self.process = None
+
+    def start(self):
+        self.process = self.server.start(log=self.directory / "sshd.log")
+        wait_listening("127.0.0.1", self.server.port)
+
+    def host_spec(self, **extra) -> dict:
+        """The config entry of this sshd as an SSH host."""
+        return {
+            "host": "127.0.0.1",
+            "port": self.server.port,
+            "user": "root",
+            "key": str(self.client_key),
+            "known_hosts": str(self.known_hosts),
+            **extra,
+        }
+
+
+@pytest.fixture
+def sshd(tmp_path):
+    """A real OpenSSH server on 127.0.0.1 that accepts only a generated key."""
+    fixture = SSHFixture(tmp_path / "ssh")
+    fixture.start()
+    try:
+        yield fixture
+    finally:
+        stop(fixture.process)
+
+
+class Workflow:
+    """A copy of the workflow in a temporary directory, run with the real Snakemake."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        directory.mkdir(parents=True)
+        for name in ("Snakefile", "rules", "workflow", "profiles", "config"):
+            source = ROOT / name
+            if source.is_dir():
+                shutil.copytree(source, directory / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy(source, directory / name)
+
+    def write_config(self, config: dict, name: str = "config/config.yaml") -> Path:
+        path = self.directory / name
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
+
+    def run(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [SNAKEMAKE, "--cores", "1", *args],
+            cwd=self.directory,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"snakemake {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def planned(self, *args: str) -> dict[str, int]:
+        """Jobs a dry run would execute, by rule."""
+        done = self.run("-n", *args)
+        counts, in_table = {}, False
+        for line in (done.stdout + done.stderr).splitlines():
+            if line.startswith("Job stats:"):
+                in_table = True
+            elif in_table:
+                parts = line.split()
+                if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+                    counts[parts[0]] = int(parts[1])
+                elif parts and parts[0] == "total":
+                    break
+        return counts
+
+    def records(self) -> list[Path]:
+        return sorted((self.directory / "results" / "raw").rglob("*.json"))
+
+
+def tiny_config(netserver_port: int | None = None, **overrides) -> dict:
+    """One loopback platform, two small TCP sizes and one UDP size, 1-second runs."""
+    config = {
+        "repetitions": 2,
+        "duration": 1,
+        "platforms": {
+            "native": {
+                "label": "Native (loopback)",
+                "client": {"host": "local"},
+                "server": {"host": "local", "address": "127.0.0.1", "netserver_port": netserver_port or free_port()},
+            }
+        },
+        "figures": {
+            "tcp_small": {"test": "TCP_RR", "sizes": [1, 64], "title": "TCP small"},
+            "udp_small": {"test": "UDP_RR", "sizes": [16], "title": "UDP small"},
+        },
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def workflow(tmp_path):
+    """A workflow copy; any netserver its runs leave behind is stopped at teardown."""
+    flow = Workflow(tmp_path / "flow")
+    try:
+        yield flow
+    finally:
+        # The workflow stops its netservers at the end of a run; this covers a
+        # test that killed a run half-way.
+        config_path = flow.directory / "config" / "config.yaml"
+        config = yaml.safe_load(config_path.read_text())
+        for platform in config.get("platforms", {}).values():
+            server = platform.get("server", {})
+            pidfile = Path(f"/tmp/vnetbench-netserver-{server.get('address')}-{server.get('netserver_port', 12865)}.pid")
+            if server.get("host") == "local" and pidfile.exists():
+                try:
+                    os.kill(int(pidfile.read_text()), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+                pidfile.unlink(missing_ok=True)

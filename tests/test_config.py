@@ -1,0 +1,159 @@
+"""Config validation: good configs load, bad ones fail early naming the key."""
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vnetbench.config import ConfigError, check_yaml_file, load_experiment
+
+from .conftest import ROOT, tiny_config
+
+
+def load(config: dict):
+    return load_experiment(copy.deepcopy(config))
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "config").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_are_valid(path):
+    load_experiment(check_yaml_file(str(path)), [str(path)])
+
+
+def test_defaults_are_filled_in():
+    experiment = load(tiny_config())
+    server = experiment.platforms["native"].server
+    assert experiment.retries == 2 and experiment.timeout_margin == 15
+    assert server.netperf == "netperf" and server.port == 22
+    assert experiment.figures["tcp_small"].metric == "throughput_mbit_s"
+
+
+def test_paper_grid():
+    paper = load_experiment(check_yaml_file(str(ROOT / "config" / "paper.yaml")))
+    sizes = sum(len(figure.sizes) for figure in paper.figures.values())
+    assert sizes == 36
+    assert paper.repetitions == 10 and paper.duration == 10
+    assert paper.figures["fig5_tcp_large"].sizes[-1] == 50 * 1024 * 1024
+    assert len(paper.cells()) == len(paper.platforms) * 36 * 10
+
+
+def test_cells_are_shared_between_figures_and_counted_once():
+    config = tiny_config()
+    config["figures"]["again"] = {"test": "TCP_RR", "sizes": [64, 128], "title": "again"}
+    experiment = load(config)
+    assert len(experiment.cells()) == (2 + 1 + 1) * 2
+    assert len(experiment.cells("again")) == 4
+
+
+def mutate(path: str, value):
+    """A copy of the tiny config with the value at dotted `path` set (or deleted)."""
+
+    def apply(config):
+        *parents, last = path.split(".")
+        node = config
+        for part in parents:
+            node = node[part]
+        if value is DELETE:
+            del node[last]
+        else:
+            node[last] = value
+        return config
+
+    return apply
+
+
+DELETE = object()
+SERVER = "platforms.native.server"
+
+BAD_CONFIGS = [
+    ("repetitions zero", mutate("repetitions", 0), "repetitions"),
+    ("repetitions text", mutate("repetitions", "ten"), "repetitions"),
+    ("duration negative", mutate("duration", -1), "duration"),
+    ("unknown top-level key", mutate("repetitons", 3), "repetitons"),
+    ("unknown test", mutate("figures.tcp_small.test", "SCTP_RR"), "figures.tcp_small.test"),
+    ("size zero", mutate("figures.tcp_small.sizes", [0]), "figures.tcp_small.sizes[0]"),
+    ("size negative", mutate("figures.tcp_small.sizes", [-8]), "figures.tcp_small.sizes[0]"),
+    ("size unparsable", mutate("figures.tcp_small.sizes", [1, "8KB"]), "figures.tcp_small.sizes[1]"),
+    ("size repeated", mutate("figures.tcp_small.sizes", [8, "8"]), "figures.tcp_small.sizes[1]"),
+    ("sizes empty", mutate("figures.tcp_small.sizes", []), "figures.tcp_small.sizes"),
+    ("udp above 65507", mutate("figures.udp_small.sizes", ["64K"]), "figures.udp_small.sizes[0]"),
+    ("stream metric", mutate("figures.tcp_small", {"test": "TCP_STREAM", "sizes": [1], "metric": "transactions_per_s", "title": "t"}), "figures.tcp_small.metric"),  # noqa: E501
+    ("unknown metric", mutate("figures.tcp_small.metric", "latency"), "figures.tcp_small.metric"),
+    ("no server", mutate(SERVER, DELETE), "platforms.native.server"),
+    ("no client", mutate("platforms.native.client", DELETE), "platforms.native.client"),
+    ("no label", mutate("platforms.native.label", DELETE), "platforms.native.label"),
+    ("server without address", mutate(f"{SERVER}.address", DELETE), f"{SERVER}.address"),
+    ("no platforms", mutate("platforms", {}), "platforms"),
+    ("bad platform name", mutate("platforms", {"Native X": {}}), "platforms"),
+    ("empty figure name", mutate("figures", {"": {"test": "TCP_RR", "sizes": [1], "title": "t"}}), "figures"),
+    ("host with ;", mutate(f"{SERVER}.host", "a;reboot"), f"{SERVER}.host"),
+    ("host with space", mutate(f"{SERVER}.host", "a b"), f"{SERVER}.host"),
+    ("user with $()", mutate(f"{SERVER}.user", "$(id)"), f"{SERVER}.user"),
+    ("netperf path with backtick", mutate(f"{SERVER}.netserver", "/bin/`id`"), f"{SERVER}.netserver"),
+    ("label with newline", mutate("platforms.native.label", "a\nb"), "platforms.native.label"),
+    ("title empty", mutate("figures.tcp_small.title", ""), "figures.tcp_small.title"),
+    ("ssh host without key", mutate("platforms.native.client", {"host": "198.18.0.1"}), "platforms.native.client.key"),
+    ("missing key file", mutate("platforms.native.client", {"host": "198.18.0.1", "key": "/nonexistent/key", "known_hosts": "/etc/hostname"}), "platforms.native.client.key"),  # noqa: E501
+    ("port out of range", mutate(f"{SERVER}.netserver_port", 70000), f"{SERVER}.netserver_port"),
+    ("netperf option with ;", mutate("netperf_options", ["-4;id"]), "netperf_options.0"),
+]
+
+
+@pytest.mark.parametrize("name, change, key", BAD_CONFIGS, ids=[case[0] for case in BAD_CONFIGS])
+def test_bad_config_names_the_key(name, change, key):
+    with pytest.raises(ConfigError) as error:
+        load(change(tiny_config()))
+    message = str(error.value)
+    assert message.startswith(f"{key}:"), message
+    assert "\n" not in message
+    assert len(message) < 400
+
+
+def test_unknown_key_lists_the_allowed_ones():
+    with pytest.raises(ConfigError, match=r"allowed: repetitions, duration"):
+        load(mutate("repetitons", 3)(tiny_config()))
+
+
+def test_enum_error_lists_allowed_values():
+    with pytest.raises(ConfigError, match="allowed: TCP_RR, UDP_RR, TCP_STREAM, UDP_STREAM"):
+        load(mutate("figures.tcp_small.test", "SCTP_RR")(tiny_config()))
+
+
+def test_yaml_duplicate_keys_and_syntax_errors(tmp_path):
+    duplicate = tmp_path / "dup.yaml"
+    duplicate.write_text("platforms:\n  a: {}\n  a: {}\nfigures: {}\n")
+    with pytest.raises(ConfigError, match="line 3: duplicate key 'a'"):
+        check_yaml_file(str(duplicate))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("repetitions: [1,\n")
+    with pytest.raises(ConfigError, match="YAML syntax error"):
+        check_yaml_file(str(broken))
+
+
+def test_every_schema_key_is_documented():
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    readme = (ROOT / "config" / "README.md").read_text()
+    keys = set(schema["properties"]) | set(schema["definitions"]["host"]["properties"])
+    keys |= {"label", "client", "server", "test", "sizes", "metric", "title"}
+    undocumented = [key for key in sorted(keys) if not re.search(rf"`{key}`", readme)]
+    assert not undocumented
+
+
+def test_every_schema_property_has_a_description():
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    missing = []
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            for name, sub in node.get("properties", {}).items():
+                if "description" not in sub:
+                    missing.append(f"{where}.{name}")
+                walk(sub, f"{where}.{name}")
+            for key in ("additionalProperties", "items"):
+                walk(node.get(key), where)
+            for name, sub in node.get("definitions", {}).items():
+                walk(sub, name)
+
+    walk(schema, "")
+    assert not missing

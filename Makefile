@@ -21,4 +21,4 @@ lint: setup
 
 bench: setup
 	.venv/bin/python bench/cell_overhead.py
-	bench/dry_run.sh
+	.venv/bin/python bench/dry_run.py

@@ -12,13 +12,12 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 from vnetbench.config import ConfigError, check_yaml_file, load_experiment
 
 try:
-    # A config named on the command line replaces the default instead of
-    # being merged into it, so a smaller config never inherits platforms.
+    # The `configfile:` directive, called so that a config named on the
+    # command line replaces the default instead of being merged into it (a
+    # smaller config must not inherit platforms or figures).
     if not workflow.overwrite_configfiles:
         check_yaml_file("config/config.yaml")  # names the line of a YAML error
-
-        configfile: "config/config.yaml"
-
+        workflow.configfile("config/config.yaml")
     EXPERIMENT = load_experiment(config, workflow.configfiles)
 except ConfigError as error:
     sys.exit(f"vnetbench: bad config: {error}")
@@ -34,5 +33,9 @@ include: "rules/figures.smk"
 rule figures:
     default_target: True
     input:
-        expand("results/figures/{figure}.{ext}", figure=EXPERIMENT.figures, ext=["csv", "pdf"]),
+        expand(
+            "results/figures/{figure}.{ext}",
+            figure=EXPERIMENT.figures,
+            ext=["csv", "pdf"],
+        ),
         cell_files(),

@@ -6,11 +6,13 @@ rule cell:
         "results/raw/{platform}/{test}/{size_bytes}/{rep}.json",
     log:
         "results/logs/cells/{platform}/{test}/{size_bytes}/{rep}.log",
-    params:
-        measurement=cell_measurement,
-        preflight=PREFLIGHT,
     resources:
         # One cell at a time on a testbed: cells must not disturb each other.
         testbed=1,
+    params:
+        measurement=cell_measurement,
+        preflight=PREFLIGHT,
+    conda:
+        "../environment.yml"
     script:
         "../workflow/scripts/run_cell.py"

@@ -8,10 +8,14 @@ rule aggregate:
         "results/figures/{figure}.csv",
     log:
         "results/logs/figures/{figure}.csv.log",
+    localrule: True
     params:
         test=lambda wildcards: EXPERIMENT.figures[wildcards.figure].test,
-        labels=lambda wildcards: {p.name: p.label for p in EXPERIMENT.platforms.values()},
-    localrule: True
+        labels=lambda wildcards: {
+            p.name: p.label for p in EXPERIMENT.platforms.values()
+        },
+    conda:
+        "../environment.yml"
     script:
         "../workflow/scripts/aggregate_figure.py"
 
@@ -23,9 +27,11 @@ rule plot:
         "results/figures/{figure}.pdf",
     log:
         "results/logs/figures/{figure}.pdf.log",
+    localrule: True
     params:
         metric=lambda wildcards: EXPERIMENT.figures[wildcards.figure].metric,
         title=lambda wildcards: EXPERIMENT.figures[wildcards.figure].title,
-    localrule: True
+    conda:
+        "../environment.yml"
     script:
         "../workflow/scripts/plot_figure.py"

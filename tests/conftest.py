@@ -4,6 +4,7 @@ Everything a fixture starts is stopped by its pid at teardown, also when the
 test fails.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
+from vnetbench import netserver
+from vnetbench.hosts import Host, open_session
 from vnetbench.sshd import SSHServer, generate_key, wait_listening
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,10 +33,8 @@ def free_port() -> int:
 def stop(process: subprocess.Popen) -> None:
     """Stop a process we started, by pid, and reap it."""
     if process.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         try:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -102,7 +102,7 @@ class Workflow:
     def __init__(self, directory: Path):
         self.directory = directory
         directory.mkdir(parents=True)
-        for name in ("Snakefile", "rules", "workflow", "profiles", "config"):
+        for name in ("Snakefile", "rules", "workflow", "profiles", "config", "environment.yml"):
             source = ROOT / name
             if source.is_dir():
                 shutil.copytree(source, directory / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -155,7 +155,11 @@ def tiny_config(netserver_port: int | None = None, **overrides) -> dict:
             "native": {
                 "label": "Native (loopback)",
                 "client": {"host": "local"},
-                "server": {"host": "local", "address": "127.0.0.1", "netserver_port": netserver_port or free_port()},
+                "server": {
+                    "host": "local",
+                    "address": "127.0.0.1",
+                    "netserver_port": netserver_port or free_port(),
+                },
             }
         },
         "figures": {
@@ -176,14 +180,10 @@ def workflow(tmp_path):
     finally:
         # The workflow stops its netservers at the end of a run; this covers a
         # test that killed a run half-way.
-        config_path = flow.directory / "config" / "config.yaml"
-        config = yaml.safe_load(config_path.read_text())
+        config = yaml.safe_load((flow.directory / "config" / "config.yaml").read_text())
         for platform in config.get("platforms", {}).values():
-            server = platform.get("server", {})
-            pidfile = Path(f"/tmp/vnetbench-netserver-{server.get('address')}-{server.get('netserver_port', 12865)}.pid")
-            if server.get("host") == "local" and pidfile.exists():
-                try:
-                    os.kill(int(pidfile.read_text()), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-                pidfile.unlink(missing_ok=True)
+            spec = platform.get("server", {})
+            if spec.get("host") == "local" and spec.get("address"):
+                port = spec.get("netserver_port", 12865)
+                host = Host("server", "local", address=spec["address"], netserver_port=port)
+                netserver.stop(open_session(host), host)

@@ -6,7 +6,6 @@ import signal
 from pathlib import Path
 
 import pytest
-
 from vnetbench import cell, netserver
 from vnetbench.config import Cell, Platform
 from vnetbench.hosts import Host, open_session
@@ -28,7 +27,9 @@ def local_platform(port: int) -> Platform:
 def test_local_cell_writes_a_complete_record(netserver_port, tmp_path):
     output = tmp_path / "raw" / "1.json"
     facts = {"native client": {"kernel": "k1"}, "native server": {"kernel": "k2"}}
-    record = cell.run(Cell("native", "TCP_RR", 64, 1), local_platform(netserver_port), SETTINGS, facts, str(output))
+    record = cell.run(
+        Cell("native", "TCP_RR", 64, 1), local_platform(netserver_port), SETTINGS, facts, str(output)
+    )
     on_disk = json.loads(output.read_text())
     assert on_disk == record
     assert record["transactions_per_s"] > 100
@@ -43,7 +44,9 @@ def test_local_cell_writes_a_complete_record(netserver_port, tmp_path):
 
 def test_cell_over_ssh(sshd, netserver_port, tmp_path):
     spec = sshd.host_spec()
-    client = Host("native client", "127.0.0.1", port=spec["port"], key=spec["key"], known_hosts=spec["known_hosts"])
+    client = Host(
+        "native client", "127.0.0.1", port=spec["port"], key=spec["key"], known_hosts=spec["known_hosts"]
+    )
     platform = Platform("native", "ssh", client, local_platform(netserver_port).server)
     record = cell.run(Cell("native", "UDP_RR", 16, 1), platform, SETTINGS, {}, str(tmp_path / "r.json"))
     assert record["client"] == f"root@127.0.0.1:{spec['port']}"
@@ -56,7 +59,9 @@ def test_cell_starts_a_missing_netserver(tmp_path):
     session = open_session(server)
     try:
         logged = []
-        record = cell.run(Cell("native", "TCP_RR", 1, 1), platform, SETTINGS, {}, str(tmp_path / "r.json"), logged.append)
+        record = cell.run(
+            Cell("native", "TCP_RR", 1, 1), platform, SETTINGS, {}, str(tmp_path / "r.json"), logged.append
+        )
         assert record["attempts"] == 2
         assert any("starting one" in line for line in logged)
         pid = int(Path(netserver.pidfile(server)).read_text())
@@ -87,7 +92,13 @@ def test_frozen_netserver_times_out_quickly(netserver_port, tmp_path):
     try:
         settings = cell.Settings(duration=1, timeout_margin=2, retries=0)
         with pytest.raises(cell.CellFailed, match=r"killed after 3 s"):
-            cell.run(Cell("native", "TCP_RR", 1, 1), local_platform(netserver_port), settings, {}, str(tmp_path / "r"))
+            cell.run(
+                Cell("native", "TCP_RR", 1, 1),
+                local_platform(netserver_port),
+                settings,
+                {},
+                str(tmp_path / "r"),
+            )
     finally:
         os.kill(pid, signal.SIGCONT)
 

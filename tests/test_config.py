@@ -2,11 +2,9 @@
 
 import copy
 import re
-from pathlib import Path
 
 import pytest
 import yaml
-
 from vnetbench.config import ConfigError, check_yaml_file, load_experiment
 
 from .conftest import ROOT, tiny_config
@@ -78,7 +76,14 @@ BAD_CONFIGS = [
     ("size repeated", mutate("figures.tcp_small.sizes", [8, "8"]), "figures.tcp_small.sizes[1]"),
     ("sizes empty", mutate("figures.tcp_small.sizes", []), "figures.tcp_small.sizes"),
     ("udp above 65507", mutate("figures.udp_small.sizes", ["64K"]), "figures.udp_small.sizes[0]"),
-    ("stream metric", mutate("figures.tcp_small", {"test": "TCP_STREAM", "sizes": [1], "metric": "transactions_per_s", "title": "t"}), "figures.tcp_small.metric"),  # noqa: E501
+    (
+        "stream metric",
+        mutate(
+            "figures.tcp_small",
+            {"test": "TCP_STREAM", "sizes": [1], "metric": "transactions_per_s", "title": "t"},
+        ),
+        "figures.tcp_small.metric",
+    ),  # noqa: E501
     ("unknown metric", mutate("figures.tcp_small.metric", "latency"), "figures.tcp_small.metric"),
     ("no server", mutate(SERVER, DELETE), "platforms.native.server"),
     ("no client", mutate("platforms.native.client", DELETE), "platforms.native.client"),
@@ -93,8 +98,19 @@ BAD_CONFIGS = [
     ("netperf path with backtick", mutate(f"{SERVER}.netserver", "/bin/`id`"), f"{SERVER}.netserver"),
     ("label with newline", mutate("platforms.native.label", "a\nb"), "platforms.native.label"),
     ("title empty", mutate("figures.tcp_small.title", ""), "figures.tcp_small.title"),
-    ("ssh host without key", mutate("platforms.native.client", {"host": "198.18.0.1"}), "platforms.native.client.key"),
-    ("missing key file", mutate("platforms.native.client", {"host": "198.18.0.1", "key": "/nonexistent/key", "known_hosts": "/etc/hostname"}), "platforms.native.client.key"),  # noqa: E501
+    (
+        "ssh host without key",
+        mutate("platforms.native.client", {"host": "198.18.0.1"}),
+        "platforms.native.client.key",
+    ),
+    (
+        "missing key file",
+        mutate(
+            "platforms.native.client",
+            {"host": "198.18.0.1", "key": "/nonexistent/key", "known_hosts": "/etc/hostname"},
+        ),
+        "platforms.native.client.key",
+    ),  # noqa: E501
     ("port out of range", mutate(f"{SERVER}.netserver_port", 70000), f"{SERVER}.netserver_port"),
     ("netperf option with ;", mutate("netperf_options", ["-4;id"]), "netperf_options.0"),
 ]

@@ -3,7 +3,6 @@
 import dataclasses
 
 import pytest
-
 from vnetbench.hosts import (
     AuthenticationFailed,
     CommandTimedOut,
@@ -16,7 +15,16 @@ from vnetbench.sshd import generate_key
 
 from .conftest import free_port
 
-HOSTILE = ["a b", "'; touch {sentinel}; '", "$(touch {sentinel})", "`touch {sentinel}`", "x\ny", "*", "&&", "|"]
+HOSTILE = [
+    "a b",
+    "'; touch {sentinel}; '",
+    "$(touch {sentinel})",
+    "`touch {sentinel}`",
+    "x\ny",
+    "*",
+    "&&",
+    "|",
+]
 
 
 def ssh_host(sshd, **changes) -> Host:

@@ -1,7 +1,6 @@
 """The netperf parser, on outputs captured from real netperf 2.7.0 runs (tests/data)."""
 
 import pytest
-
 from vnetbench import netperf
 from vnetbench.netperf import NetperfOutputError, parse_measurement
 

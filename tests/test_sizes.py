@@ -1,11 +1,18 @@
 import pytest
-
 from vnetbench.sizes import format_size, parse_size
 
 
 @pytest.mark.parametrize(
     "text, expected",
-    [(512, 512), ("512", 512), ("8K", 8192), ("50M", 52428800), ("1G", 1 << 30), ("8k", 8000), ("2m", 2_000_000)],
+    [
+        (512, 512),
+        ("512", 512),
+        ("8K", 8192),
+        ("50M", 52428800),
+        ("1G", 1 << 30),
+        ("8k", 8000),
+        ("2m", 2_000_000),
+    ],
 )
 def test_parse_size_follows_netperf_units(text, expected):
     assert parse_size(text) == expected
@@ -18,7 +25,8 @@ def test_parse_size_rejects_nonsense(text):
 
 
 @pytest.mark.parametrize(
-    "size, label", [(1, "1 B"), (512, "512 B"), (8192, "8 KB"), (524288, "512 KB"), (52428800, "50 MB"), (1536, "1.5 KB")]
+    "size, label",
+    [(1, "1 B"), (512, "512 B"), (8192, "8 KB"), (524288, "512 KB"), (52428800, "50 MB"), (1536, "1.5 KB")],
 )
 def test_format_size_gives_readable_ticks(size, label):
     assert format_size(size) == label

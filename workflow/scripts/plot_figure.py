@@ -4,4 +4,6 @@ import pandas as pd
 from vnetbench.plots import plot_figure
 
 snakemake = globals()["snakemake"]
-plot_figure(pd.read_csv(snakemake.input[0]), snakemake.params.metric, snakemake.params.title, snakemake.output[0])
+plot_figure(
+    pd.read_csv(snakemake.input[0]), snakemake.params.metric, snakemake.params.title, snakemake.output[0]
+)

@@ -20,7 +20,9 @@ def figure_table(figure: str, test: str, labels: dict[str, str], records: list[d
     groups: dict[tuple, list[dict]] = {}
     for record in records:
         if record["test"] != test:
-            raise ValueError(f"record {record['platform']}/{record['test']}/{record['size_bytes']} is not {test}")
+            raise ValueError(
+                f"record {record['platform']}/{record['test']}/{record['size_bytes']} is not {test}"
+            )
         groups.setdefault((record["platform"], record["size_bytes"]), []).append(record)
     order = {name: index for index, name in enumerate(labels)}
     rows = []

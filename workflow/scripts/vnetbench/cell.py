@@ -76,13 +76,21 @@ def measure(cell: Cell, platform: Platform, settings: Settings, log=print) -> di
         session.close()
 
     if result.exit_code in _KILLED:
-        raise CellFailed(cell, f"netperf killed after {limit:g} s (duration + timeout_margin)", result.command, result.exit_code, result.output)
+        raise CellFailed(
+            cell,
+            f"netperf killed after {limit:g} s (duration + timeout_margin)",
+            result.command,
+            result.exit_code,
+            result.output,
+        )
     if result.exit_code != 0:
         raise CellFailed(cell, "netperf failed", result.command, result.exit_code, result.output)
     try:
         measurement = netperf.parse_measurement(cell.test, cell.size_bytes, result.output)
     except netperf.NetperfOutputError as error:
-        raise CellFailed(cell, str(error).splitlines()[0], result.command, result.exit_code, result.output) from None
+        raise CellFailed(
+            cell, str(error).splitlines()[0], result.command, result.exit_code, result.output
+        ) from None
 
     return {
         **asdict(cell),
@@ -109,7 +117,9 @@ def _start_netserver(server, log) -> None:
         session.close()
 
 
-def run(cell: Cell, platform: Platform, settings: Settings, hosts_facts: dict, output: str, log=print) -> dict:
+def run(
+    cell: Cell, platform: Platform, settings: Settings, hosts_facts: dict, output: str, log=print
+) -> dict:
     """Measure the cell and write its record atomically to `output`."""
     record = measure(cell, platform, settings, log)
     record["client_facts"] = hosts_facts.get(platform.client.name, {})

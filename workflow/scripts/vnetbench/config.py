@@ -190,7 +190,9 @@ def _figure(name: str, spec: dict) -> Figure:
         try:
             size = parse_size(value)
         except ValueError as error:
-            raise ConfigError(f"{key}.sizes[{index}]", str(error), "positive sizes such as 512, '8K', '50M'") from None
+            raise ConfigError(
+                f"{key}.sizes[{index}]", str(error), "positive sizes such as 512, '8K', '50M'"
+            ) from None
         if spec["test"].startswith("UDP") and size > UDP_MAX_PAYLOAD:
             raise ConfigError(
                 f"{key}.sizes[{index}]",
@@ -202,7 +204,9 @@ def _figure(name: str, spec: dict) -> Figure:
         sizes.append(size)
     if spec["metric"] == "transactions_per_s" and spec["test"] in STREAM_TESTS:
         raise ConfigError(
-            f"{key}.metric", f"{spec['test']} has no transactions", f"transactions_per_s only with {', '.join(RR_TESTS)}"
+            f"{key}.metric",
+            f"{spec['test']} has no transactions",
+            f"transactions_per_s only with {', '.join(RR_TESTS)}",
         )
     return Figure(name, spec["test"], tuple(sorted(sizes)), spec["metric"], spec["title"])
 
@@ -211,7 +215,9 @@ def _platform(name: str, spec: dict) -> Platform:
     client = _host(f"platforms.{name}.client", f"{name} client", spec["client"])
     server = _host(f"platforms.{name}.server", f"{name} server", spec["server"])
     if server.address is None:
-        raise ConfigError(f"platforms.{name}.server.address", "missing", "the address netperf targets on the server")
+        raise ConfigError(
+            f"platforms.{name}.server.address", "missing", "the address netperf targets on the server"
+        )
     return Platform(name, spec["label"], client, server)
 
 
@@ -220,7 +226,9 @@ def _host(key: str, name: str, spec: dict) -> Host:
     if spec["host"] != LOCAL:
         for field in ("key", "known_hosts"):
             if field not in spec:
-                raise ConfigError(f"{key}.{field}", "missing", "required for SSH hosts (host other than 'local')")
+                raise ConfigError(
+                    f"{key}.{field}", "missing", "required for SSH hosts (host other than 'local')"
+                )
             path = os.path.expanduser(spec[field])
             if not os.path.isfile(path):
                 raise ConfigError(f"{key}.{field}", f"no such file: {spec[field]}", "an existing file")

@@ -95,7 +95,7 @@ class LocalSession:
         except subprocess.TimeoutExpired as expired:
             output = expired.output or ""
             output = output.decode(errors="replace") if isinstance(output, bytes) else output
-            raise CommandTimedOut(self.host, f"timed out after {timeout:g} s", command, output)
+            raise CommandTimedOut(self.host, f"timed out after {timeout:g} s", command, output) from None
         except OSError as error:
             return Result(command, 127, f"{argv[0]}: {error.strerror}")
         return Result(command, done.returncode, done.stdout)
@@ -171,12 +171,10 @@ class SSHSession:
             self._connect()
         command = shlex.join(argv)
         try:
-            done = self._connection.run(
-                command, hide=True, warn=True, timeout=timeout, in_stream=False
-            )
+            done = self._connection.run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
         except InvokeTimedOut as expired:
             output = expired.result.stdout + expired.result.stderr
-            raise CommandTimedOut(self.host, f"timed out after {timeout:g} s", command, output)
+            raise CommandTimedOut(self.host, f"timed out after {timeout:g} s", command, output) from None
         except (OSError, EOFError) as error:
             raise Unreachable(self.host, f"connection lost: {error}", command) from None
         return Result(command, done.exited, done.stdout + done.stderr)

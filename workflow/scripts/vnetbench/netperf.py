@@ -70,10 +70,7 @@ def command(
     """The argument list of one netperf run (never a shell string)."""
     if test not in TESTS:
         raise ValueError(f"unknown test {test!r}; allowed: {', '.join(TESTS)}")
-    if test in RR_TESTS:
-        sizes = ["-r", f"{size_bytes},{size_bytes}"]
-    else:
-        sizes = ["-m", str(size_bytes)]
+    sizes = ["-r", f"{size_bytes},{size_bytes}"] if test in RR_TESTS else ["-m", str(size_bytes)]
     # -P 0 drops banners; -f m makes THROUGHPUT 10^6 bits/s.
     global_options = ["-P", "0", "-f", "m", "-H", server_address, "-p", str(netserver_port)]
     global_options += ["-l", _format_duration(duration), "-t", test, *extra_options]

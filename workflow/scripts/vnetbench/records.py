@@ -1,5 +1,6 @@
 """Writing result files so that a reader never sees half of one."""
 
+import contextlib
 import json
 import os
 import tempfile
@@ -27,10 +28,8 @@ def write_json_atomic(path: str, data: dict) -> None:
             os.fsync(stream.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     dir_fd = os.open(directory, os.O_RDONLY)
     try:

@@ -100,17 +100,14 @@ class SSHServer:
     def start(self, prefix: list[str] = (), log: Path | None = None) -> subprocess.Popen:
         """Start sshd (optionally under `prefix`, e.g. `ip netns exec NS`) and wait until it listens."""
         Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # privilege separation dir
-        out = open(log, "ab") if log else subprocess.DEVNULL
-        process = subprocess.Popen(
-            [*prefix, *self.command()],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        if log:
-            out.close()
-        return process
+        with open(log or os.devnull, "ab") as out:
+            return subprocess.Popen(
+                [*prefix, *self.command()],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
 
 def wait_listening(address: str, port: int, timeout: float = 10.0, connect=None) -> None:

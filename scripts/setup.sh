@@ -36,14 +36,20 @@ enable_netperf_component() {
         "$VERSION_CODENAME" >"$list" ;;
     *) echo "setup: install netperf 2.7 by hand on ${ID:-this system}" >&2; exit 1 ;;
   esac
-  apt_updated=0
 }
+
+netperf_available() { [ -n "$(apt-cache madison netperf 2>/dev/null)" ]; }
 
 if ! command -v netperf >/dev/null || ! command -v netserver >/dev/null; then
   say "installing netperf"
   need_root netperf
-  if ! apt-cache show netperf >/dev/null 2>&1; then enable_netperf_component; apt-get update -qq; apt_updated=1; fi
-  if ! apt-cache show netperf >/dev/null 2>&1; then enable_netperf_component; fi
+  apt-get update -qq
+  apt_updated=1
+  if ! netperf_available; then
+    enable_netperf_component
+    apt-get update -qq
+    apt_updated=1
+  fi
   apt_install netperf
 fi
 missing=()
@@ -54,6 +60,7 @@ command -v timeout >/dev/null || missing+=(coreutils)
 if [ ${#missing[@]} -gt 0 ]; then say "installing ${missing[*]}"; apt_install "${missing[@]}"; fi
 
 python=${PYTHON:-python3}
+if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then say "installing python3-venv"; apt_install python3-venv; fi
 stamp=.venv/.requirements.sha
 want=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then

@@ -2,7 +2,7 @@
 SNAKEMAKE := .venv/bin/snakemake
 CORES ?= 1
 
-.PHONY: figures test setup lint bench clean-cache
+.PHONY: figures test setup lint bench testbed testbed-up testbed-down
 
 figures: setup
 	$(SNAKEMAKE) --cores $(CORES) figures
@@ -22,3 +22,12 @@ lint: setup
 bench: setup
 	.venv/bin/python bench/cell_overhead.py
 	.venv/bin/python bench/dry_run.py
+
+# The embedded testbed by hand, for debugging: inventory (hosts, addresses, ssh lines), up, down.
+VNETBENCH := PYTHONPATH=workflow/scripts .venv/bin/python -m vnetbench
+testbed: setup
+	$(VNETBENCH) testbed inventory
+testbed-up: setup
+	$(VNETBENCH) testbed up
+testbed-down: setup
+	$(VNETBENCH) testbed down

@@ -1,5 +1,6 @@
 # vnetbench: what does virtualization cost my network?
 # Reproduces Figures 3-7 of Schmidt et al. (2007) on any testbed. See README.md.
+import os
 import sys
 from pathlib import Path
 
@@ -21,6 +22,12 @@ try:
     EXPERIMENT = load_experiment(config, workflow.configfiles)
 except ConfigError as error:
     sys.exit(f"vnetbench: bad config: {error}")
+if EXPERIMENT.testbed and os.geteuid() != 0 and workflow.is_main_process:
+    sys.exit(
+        "vnetbench: the embedded testbed (testbed: embedded) needs root for network namespaces.\n"
+        "  Run as root, or measure external hosts (testbed: hosts, see config/README.md),\n"
+        "  or this machine over loopback: snakemake --cores 1 --configfile config/loopback.yaml"
+    )
 
 
 include: "rules/common.smk"

@@ -28,7 +28,7 @@ def cell_measurement(wildcards):
         "size_bytes": int(wildcards.size_bytes),
         "duration": EXPERIMENT.duration,
         "netperf_options": list(EXPERIMENT.netperf_options),
-        "client": platform.client.target,
+        "client": platform.client.measured_as,
         "netperf": platform.client.netperf,
         "server_address": platform.server.address,
         "netserver_port": platform.server.netserver_port,

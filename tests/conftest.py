@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from vnetbench import netserver
+from vnetbench import netserver, testbed
 from vnetbench.hosts import Host, open_session
 from vnetbench.sshd import SSHServer, generate_key, wait_listening
 
@@ -99,6 +99,8 @@ def sshd(tmp_path):
 class Workflow:
     """A copy of the workflow in a temporary directory, run with the real Snakemake."""
 
+    snakemake = SNAKEMAKE
+
     def __init__(self, directory: Path):
         self.directory = directory
         directory.mkdir(parents=True)
@@ -181,6 +183,8 @@ def workflow(tmp_path):
         # The workflow stops its netservers at the end of a run; this covers a
         # test that killed a run half-way.
         config = yaml.safe_load((flow.directory / "config" / "config.yaml").read_text())
+        if config.get("testbed") == "embedded":
+            testbed.down(testbed.for_workdir(flow.directory), log=lambda line: None)
         for platform in config.get("platforms", {}).values():
             spec = platform.get("server", {})
             if spec.get("host") == "local" and spec.get("address"):

@@ -127,7 +127,7 @@ def test_bad_config_names_the_key(name, change, key):
 
 
 def test_unknown_key_lists_the_allowed_ones():
-    with pytest.raises(ConfigError, match=r"allowed: repetitions, duration"):
+    with pytest.raises(ConfigError, match=r"allowed: testbed, link_rate, repetitions, duration"):
         load(mutate("repetitons", 3)(tiny_config()))
 
 

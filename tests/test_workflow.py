@@ -49,7 +49,7 @@ def test_tiny_grid_end_to_end(workflow):
     assert preflight["hosts"]["native server"]["netserver_version"] == "2.7.0"
     # The run cleans up after itself: no netserver, no run-scoped files.
     assert not (workflow.directory / ".vnetbench" / "run").exists()
-    assert not Path(f"/tmp/vnetbench-netserver-127.0.0.1-{port}.pid").exists()
+    assert not Path(f"/tmp/vnetbench-netserver-local-127.0.0.1-{port}.pid").exists()
     assert not netserver_pids(port)
     # Everything exists: a second run does nothing.
     assert workflow.planned() == {}

@@ -14,6 +14,7 @@ import yaml
 from .hosts import LOCAL, Host
 from .netperf import RR_TESTS, STREAM_TESTS
 from .sizes import UDP_MAX_PAYLOAD, parse_size
+from .testbed import PLATFORM_NODES, Testbed, for_workdir
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -62,6 +63,7 @@ class Cell:
 
 @dataclass(frozen=True)
 class Experiment:
+    testbed: Testbed | None  # the embedded testbed, or None for external hosts
     repetitions: int
     duration: float
     timeout_margin: float
@@ -85,12 +87,12 @@ class Experiment:
         return cells
 
 
-def load_experiment(config: dict, config_files: list[str] = ()) -> Experiment:
+def load_experiment(config: dict, config_files: list[str] = (), workdir: str = ".") -> Experiment:
     """Validate `config` in place (defaults filled in) and build the Experiment."""
     for path in config_files:
         check_yaml_file(path)
     _validate_schema(config)
-    return experiment_from_validated(config)
+    return experiment_from_validated(config, workdir)
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -211,7 +213,27 @@ def _figure(name: str, spec: dict) -> Figure:
     return Figure(name, spec["test"], tuple(sorted(sizes)), spec["metric"], spec["title"])
 
 
-def _platform(name: str, spec: dict) -> Platform:
+def _platform(name: str, spec: dict, testbed: Testbed | None) -> Platform:
+    key = f"platforms.{name}"
+    if testbed is not None:
+        if "embedded" not in spec:
+            raise ConfigError(
+                f"{key}.embedded", "missing", f"with testbed: embedded, one of {', '.join(PLATFORM_NODES)}"
+            )
+        for role in ("client", "server"):
+            if role in spec:
+                raise ConfigError(
+                    f"{key}.{role}", "the embedded testbed provides the hosts", "no client or server"
+                )
+        client, server = PLATFORM_NODES[spec["embedded"]]
+        return Platform(
+            name, spec["label"], testbed.host(client, "client", name), testbed.host(server, "server", name)
+        )
+    if "embedded" in spec:
+        raise ConfigError(f"{key}.embedded", "only with testbed: embedded", "client and server hosts")
+    for role in ("client", "server"):
+        if role not in spec:
+            raise ConfigError(f"{key}.{role}", "missing", "a host (see config/README.md)")
     client = _host(f"platforms.{name}.client", f"{name} client", spec["client"])
     server = _host(f"platforms.{name}.server", f"{name} server", spec["server"])
     if server.address is None:
@@ -248,19 +270,31 @@ def _host(key: str, name: str, spec: dict) -> Host:
     )
 
 
-def platform_from_config(config: dict, name: str) -> Platform:
+def _testbed(config: dict, workdir: str) -> Testbed | None:
+    if config["testbed"] != "embedded":
+        if config["link_rate"] is not None:
+            raise ConfigError(
+                "link_rate", "only the embedded testbed has a wire to limit", "null with testbed: hosts"
+            )
+        return None
+    return for_workdir(workdir, config["link_rate"])
+
+
+def platform_from_config(config: dict, name: str, workdir: str = ".") -> Platform:
     """One platform of an already validated config (what a cell job needs, cheaply)."""
-    return _platform(name, config["platforms"][name])
+    return _platform(name, config["platforms"][name], _testbed(config, workdir))
 
 
-def experiment_from_validated(config: dict) -> Experiment:
+def experiment_from_validated(config: dict, workdir: str = ".") -> Experiment:
     """The Experiment of a config that load_experiment already validated (no schema pass)."""
+    testbed = _testbed(config, workdir)
     return Experiment(
+        testbed=testbed,
         repetitions=config["repetitions"],
         duration=config["duration"],
         timeout_margin=config["timeout_margin"],
         retries=config["retries"],
         netperf_options=tuple(config["netperf_options"]),
-        platforms={name: _platform(name, spec) for name, spec in config["platforms"].items()},
+        platforms={name: _platform(name, spec, testbed) for name, spec in config["platforms"].items()},
         figures={name: _figure(name, spec) for name, spec in config["figures"].items()},
     )

@@ -29,6 +29,7 @@ class Host:
     netserver: str = "netserver"
     netserver_port: int = 12865
     connect_timeout: float = 5.0
+    identity: str | None = None  # what a measurement is tied to; defaults to `target`
 
     @property
     def is_local(self) -> bool:
@@ -37,6 +38,10 @@ class Host:
     @property
     def target(self) -> str:
         return LOCAL if self.is_local else f"{self.user}@{self.ssh_host}:{self.port}"
+
+    @property
+    def measured_as(self) -> str:
+        return self.identity or self.target
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,22 @@ after checking that it still belongs to a netserver.
 
 from .hosts import Host, HostError, shell
 
-_START = r"""
+# A pid counts only while it is a live netserver: a killed one lingers as a
+# zombie, with its name, until init reaps it.
+_ALIVE = r"""
+alive() {
+  [ "$(cat /proc/"$1"/comm 2>/dev/null)" = netserver ] &&
+    [ "$(awk '/^State:/ {print $2}' /proc/"$1"/status 2>/dev/null)" != Z ]
+}
+"""
+
+_START = (
+    _ALIVE
+    + r"""
 pidfile=$1; shift
 if [ -s "$pidfile" ]; then
   pid=$(cat "$pidfile")
-  if [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = netserver ]; then echo "running $pid"; exit 0; fi
+  if alive "$pid"; then echo "running $pid"; exit 0; fi
 fi
 command -v "$1" >/dev/null 2>&1 || { echo "$1: not found"; exit 127; }
 setsid "$@" </dev/null >/dev/null 2>&1 &
@@ -23,19 +34,23 @@ rm -f "$pidfile"
 echo "netserver exited at once: is port $3 in use on this host?"
 exit 1
 """
+)
 
-_STOP = r"""
+_STOP = (
+    _ALIVE
+    + r"""
 pidfile=$1
 [ -s "$pidfile" ] || exit 0
 pid=$(cat "$pidfile")
-if [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = netserver ]; then
+if alive "$pid"; then
   kill "$pid" 2>/dev/null
-  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for _ in 1 2 3 4 5 6 7 8 9 10; do alive "$pid" || break; sleep 0.1; done
   kill -9 "$pid" 2>/dev/null
   echo "stopped $pid"
 fi
 rm -f "$pidfile"
 """
+)
 
 
 class NetserverError(HostError):
@@ -43,8 +58,9 @@ class NetserverError(HostError):
 
 
 def pidfile(host: Host) -> str:
-    # Testbed hosts share one filesystem, so the address is part of the name.
-    return f"/tmp/vnetbench-netserver-{host.address}-{host.netserver_port}.pid"
+    # Testbed hosts share one filesystem, and two testbeds use the same data
+    # addresses: the SSH address (unique per testbed) is part of the name too.
+    return f"/tmp/vnetbench-netserver-{host.ssh_host}-{host.address}-{host.netserver_port}.pid"
 
 
 def ensure(session, host: Host, timeout: float = 10.0) -> str:

@@ -1,42 +1,59 @@
-"""A run's lifecycle around its cells: prepare and check the hosts, then clean up.
+"""A run's lifecycle around its cells: bring the testbed up, check the hosts, clean up.
 
 `start` runs once before the first cell of a run (Snakemake's onstart hook),
-`end` once after the last (onsuccess/onerror). A marker file says a session is
-open, so `end` only stops what `start` started, and the next `start` also
-cleans up after a run that died without ending.
+`end` once after the last (onsuccess/onerror, which Snakemake also calls after
+Ctrl-C). A marker file says a session is open, so `end` only undoes what
+`start` did, and the next `start` also cleans up after a run that died
+without ending.
 """
 
 import sys
 from pathlib import Path
 
-from . import preflight
+from . import preflight, testbed
 from .config import Experiment
-from .records import read_json, utc_now, write_json_atomic
+from .records import utc_now, write_json_atomic
 
 MARKER = Path(".vnetbench") / "session.json"
 
 
+def _say(line: str) -> None:
+    print(f"vnetbench: {line}", file=sys.stderr, flush=True)
+
+
 def start(experiment: Experiment, preflight_path: str) -> dict:
-    """Check every host; on problems, clean up, name them all, and stop the run."""
+    """Prepare and check every host; on problems, clean up, name them all, and stop the run."""
     if MARKER.exists():
-        end(experiment)  # a run that died without ending
+        _say("cleaning up after an earlier run that did not end")
+        end(experiment)
     write_json_atomic(str(MARKER), {"started_at": utc_now()})
     try:
+        if experiment.testbed:
+            testbed.up(experiment.testbed, log=_say)
         report = preflight.run(experiment)
-    except preflight.PreflightFailed as failure:
-        write_json_atomic(preflight_path, {"checked_at": utc_now(), "problems": failure.problems})
+    except (preflight.PreflightFailed, testbed.TestbedError) as failure:
+        problems = getattr(failure, "problems", [str(failure)])
+        write_json_atomic(preflight_path, {"checked_at": utc_now(), "problems": problems})
         end(experiment)
-        print(f"vnetbench: {failure}\nNothing was measured.", file=sys.stderr)
+        _say(f"{failure}\nNothing was measured.")
         sys.exit(1)
+    except BaseException:
+        end(experiment)
+        raise
+    if experiment.testbed:
+        report["testbed"] = testbed.inventory(experiment.testbed)
     write_json_atomic(preflight_path, report)
     return report
 
 
 def end(experiment: Experiment) -> None:
-    """Stop what `start` started; does nothing when no session is open."""
+    """Undo what `start` did; does nothing when no session is open."""
     if not MARKER.exists():
         return
-    read_json(str(MARKER))
-    for line in preflight.stop_netservers(experiment):
-        print(f"vnetbench: {line}", file=sys.stderr)
+    if experiment.testbed:
+        # Stopping every process in the testbed's namespaces stops the netservers too.
+        testbed.down(experiment.testbed, log=_say)
+    else:
+        for line in preflight.stop_netservers(experiment):
+            _say(line)
     MARKER.unlink()

@@ -1,0 +1,167 @@
+"""The embedded testbed: real namespaces, veths, bridges, sshds and netperf."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from vnetbench import cell, preflight, testbed
+from vnetbench.config import Cell, load_experiment
+
+from .conftest import tiny_config
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root"),
+]
+
+EMBEDDED = {name: {"label": name, "embedded": name} for name in ("native", "openvz", "xen")}
+
+
+def embedded_config(**overrides) -> dict:
+    config = tiny_config(testbed="embedded", platforms=EMBEDDED)
+    config.update(overrides)
+    return config
+
+
+def ip(netns: str, *args: str) -> str:
+    return subprocess.run(["ip", "-n", netns, *args], capture_output=True, text=True, check=True).stdout
+
+
+def leftovers(bed: testbed.Testbed) -> list[str]:
+    """Anything of this testbed instance that still exists."""
+    found = [f"netns {name}" for name in testbed.namespaces(bed)]
+    if subprocess.run(["ip", "link", "show", bed.root_link], capture_output=True).returncode == 0:
+        found.append(f"link {bed.root_link}")
+    state_dir = str(bed.state_dir)
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if state_dir in cmdline:
+            found.append(f"process {entry.name}: {cmdline}")
+    return found
+
+
+@pytest.fixture
+def bed(tmp_path):
+    """A testbed that is up; it is taken down at teardown, and must leave nothing."""
+    this = testbed.for_workdir(tmp_path)
+    testbed.up(this, log=lambda line: None)
+    try:
+        yield this
+    finally:
+        testbed.down(this, log=lambda line: None)
+        assert leftovers(this) == []
+
+
+def test_each_platform_path_goes_where_it_claims(bed):
+    a, b = bed.netns("a"), bed.netns("b")
+    # native: machine to machine, directly over the wire (on each machine's bridge).
+    assert "via" not in ip(a, "route", "get", "198.18.0.2")
+    # Both machines hold the wire and the guest's veth on one bridge, not the container's.
+    for machine in (a, b):
+        ports = {
+            line.split(":")[1].strip().split("@")[0]
+            for line in ip(machine, "-o", "link", "show", "master", "br0").splitlines()
+        }  # noqa: E501
+        assert ports == {"wire", "vg"}
+    # openvz: the container's traffic is routed by its machine, then by the peer machine.
+    assert "via 198.18.1.1 dev eth0" in ip(bed.netns("ca"), "route", "get", "198.18.2.2")
+    assert "via 198.18.0.2 dev br0" in ip(a, "route", "get", "198.18.2.2")
+    assert "dev vc" in ip(b, "route", "get", "198.18.2.2")
+    # xen: guest to guest on one layer-2 segment: no router between them.
+    route = ip(bed.netns("ga"), "route", "get", "198.18.0.12")
+    assert "via" not in route and "dev eth0" in route
+    # The root namespace sees only its management link, nothing of the data network.
+    root_routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
+    assert "198.18." not in root_routes
+    assert f"{bed.mgmt_net}.0/24 dev {bed.root_link}" in root_routes
+
+
+def test_up_is_idempotent(bed):
+    state = json.loads((bed.state_dir / "state.json").read_text())
+    testbed.up(bed, log=lambda line: None)
+    assert json.loads((bed.state_dir / "state.json").read_text()) == state
+
+
+def test_netperf_over_ssh_on_every_platform(bed, tmp_path):
+    experiment = load_experiment(embedded_config(), workdir=str(tmp_path))
+    report = preflight.run(experiment)  # starts netserver on every server, over SSH
+    assert {facts["netperf_version"] for facts in report["hosts"].values()} == {"2.7.0"}
+    settings = cell.Settings(duration=1, timeout_margin=5, retries=0)
+    for name, platform in experiment.platforms.items():
+        assert platform.client.ssh_host.startswith(bed.mgmt_net)  # reached by SSH like any host
+        record = cell.measure(Cell(name, "TCP_RR", 1, 1), platform, settings, log=lambda line: None)
+        assert record["transactions_per_s"] > 100, name
+        assert record["server_address"] == testbed.DATA_ADDRESS[testbed.PLATFORM_NODES[name][1]]
+
+
+def test_link_rate_limits_the_wire(tmp_path):
+    limited = testbed.for_workdir(tmp_path, link_rate="20mbit")
+    testbed.up(limited, log=lambda line: None)
+    try:
+        b = limited.netns("b")
+        subprocess.run(
+            ["ip", "netns", "exec", b, "netserver", "-p", "12865"], capture_output=True, check=True
+        )
+        out = subprocess.run(
+            ["ip", "netns", "exec", limited.netns("a"), "netperf", "-P", "0", "-H", "198.18.0.2", "-l", "1",
+             "-t", "TCP_STREAM", "--", "-k", "THROUGHPUT"],  # fmt: skip
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        qdisc = subprocess.run(
+            ["ip", "netns", "exec", limited.netns("a"), "tc", "qdisc", "show", "dev", "wire"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        assert "tbf" in qdisc and "rate 20Mbit" in qdisc
+        assert 5 < float(out.split("=")[1]) < 25  # Mbit/s, about the 20mbit asked for
+    finally:
+        testbed.down(limited, log=lambda line: None)
+    assert leftovers(limited) == []
+
+
+@pytest.mark.slow
+def test_workflow_over_the_testbed_then_nothing_left(workflow):
+    workflow.write_config(embedded_config())
+    workflow.run()
+    records = [json.loads(path.read_text()) for path in workflow.records()]
+    assert {r["platform"] for r in records} == {"native", "openvz", "xen"}
+    assert len(records) == 3 * 3 * 2
+    assert all(r["client"].startswith("root@198.19.") for r in records)
+    assert leftovers(testbed.for_workdir(workflow.directory)) == []
+    assert workflow.planned() == {}
+
+
+@pytest.mark.slow
+def test_a_killed_run_is_cleaned_up_and_resumed(workflow):
+    workflow.write_config(embedded_config())
+    bed = testbed.for_workdir(workflow.directory)
+    run = subprocess.Popen(
+        [workflow.snakemake, "--cores", "1"], cwd=workflow.directory,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(workflow.records()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        # A hard crash: no hook runs, the testbed stays behind.
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+        assert testbed.namespaces(bed)
+        # The next run (after Snakemake's own `--unlock`, needed after any kill -9) cleans up
+        # the stale testbed, builds a new one and measures only what is missing.
+        workflow.run("--unlock")
+        done = workflow.run()
+        assert "cleaning up after an earlier run that did not end" in done.stderr
+        assert len(workflow.records()) == 3 * 3 * 2
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        testbed.down(bed, log=lambda line: None)
+    assert leftovers(bed) == []

@@ -1,0 +1,358 @@
+"""The embedded testbed: the paper's two machines and their platforms, in network namespaces.
+
+    machine A (ns a)                               machine B (ns b)
+    +-------------------------------+   wire    +-------------------------------+
+    | br0 198.18.0.1 [wire, vg]     |===========| br0 198.18.0.2 [wire, vg]     |
+    |  vc 198.18.1.1 (routed)       |           |  vc 198.18.2.1 (routed)       |
+    +--|----------------|-----------+           +--|----------------|-----------+
+       | veth           | veth (bridged)           |                |
+    container ca     guest ga                   container cb     guest gb
+    198.18.1.2       198.18.0.11                198.18.2.2       198.18.0.12
+
+- native: netperf in A, netserver in B, over the wire.
+- openvz: container to container, each behind a veth routed by its machine's kernel
+  (OpenVZ's veth/venet): two routed hops.
+- xen: guest to guest, each on a veth enslaved to its machine's bridge, which also holds
+  the wire (Xen's netback and bridge in dom0): no routing.
+
+Every host runs its own sshd on a management network (198.19.N.0/24, a bridge in the
+`mgmt` namespace, reached from the root namespace through one veth), so cells reach
+testbed hosts exactly as they reach external ones. Names carry an instance id derived
+from the working directory, so two checkouts on one machine never collide. `down` needs
+no state: it finds the instance's namespaces by name, kills every process in them by pid,
+and deletes them.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .hosts import Host
+from .sshd import SSHServer, generate_key, wait_listening
+
+PLATFORM_NODES = {"native": ("a", "b"), "openvz": ("ca", "cb"), "xen": ("ga", "gb")}
+DATA_ADDRESS = {
+    "a": "198.18.0.1",
+    "b": "198.18.0.2",
+    "ga": "198.18.0.11",
+    "gb": "198.18.0.12",
+    "ca": "198.18.1.2",
+    "cb": "198.18.2.2",
+}
+_MGMT_HOST = {"a": 10, "b": 11, "ca": 12, "cb": 13, "ga": 14, "gb": 15}
+_NODE_TITLE = {
+    "a": "machine A",
+    "b": "machine B",
+    "ca": "container on A",
+    "cb": "container on B",
+    "ga": "guest on A",
+    "gb": "guest on B",
+}
+
+
+class TestbedError(Exception):
+    """A testbed command failed; carries the command, exit code and output."""
+
+
+@dataclass(frozen=True)
+class Testbed:
+    instance: str  # 6 hex digits, from the working directory
+    state_dir: Path
+    link_rate: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        return f"vnb{self.instance}"
+
+    @property
+    def mgmt_net(self) -> str:
+        return f"198.19.{int(self.instance, 16) % 250 + 1}"
+
+    def netns(self, node: str) -> str:
+        return f"{self.prefix}-{node}"
+
+    @property
+    def mgmt_netns(self) -> str:
+        return self.netns("mgmt")
+
+    @property
+    def root_link(self) -> str:
+        return f"{self.prefix}m"  # the one interface in the root namespace (15 chars at most)
+
+    def mgmt_address(self, node: str) -> str:
+        return f"{self.mgmt_net}.{_MGMT_HOST[node]}"
+
+    @property
+    def client_key(self) -> Path:
+        return self.state_dir / "client_key"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.state_dir / "known_hosts"
+
+    def host(self, node: str, role: str, platform: str) -> Host:
+        """A testbed node as the same kind of SSH host as any external one."""
+        return Host(
+            name=f"{platform} {role}",
+            ssh_host=self.mgmt_address(node),
+            key=str(self.client_key),
+            known_hosts=str(self.known_hosts),
+            address=DATA_ADDRESS[node] if role == "server" else None,
+            # Measurements are tied to the node, not to this checkout's management addresses.
+            identity=f"embedded {_NODE_TITLE[node]}",
+        )
+
+    def sshd(self, node: str) -> SSHServer:
+        return SSHServer(self.state_dir / "sshd" / node, self.mgmt_address(node), 22, self.client_key)
+
+
+def for_workdir(workdir: str | os.PathLike, link_rate: str | None = None) -> Testbed:
+    workdir = Path(workdir).resolve()
+    instance = hashlib.sha256(str(workdir).encode()).hexdigest()[:6]
+    return Testbed(instance, workdir / ".vnetbench" / "testbed", link_rate)
+
+
+def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if check and done.returncode != 0:
+        raise TestbedError(
+            f"testbed command failed (exit {done.returncode}): {' '.join(argv)}\n{done.stdout}{done.stderr}".rstrip()
+        )
+    return done
+
+
+def _ip(netns: str | None, *args: str) -> None:
+    _run("ip", *(["-n", netns] if netns else []), *args)
+
+
+def _in(netns: str, *argv: str) -> None:
+    _run("ip", "netns", "exec", netns, *argv)
+
+
+def namespaces(testbed: Testbed) -> list[str]:
+    """The instance's namespaces that exist now."""
+    listing = _run("ip", "netns", "list").stdout
+    names = [line.split()[0] for line in listing.splitlines() if line.strip()]
+    return [name for name in names if name.startswith(f"{testbed.prefix}-")]
+
+
+def is_up(testbed: Testbed) -> bool:
+    """True when every namespace exists and every sshd we started still runs."""
+    state = testbed.state_dir / "state.json"
+    if not state.exists():
+        return False
+    pids = json.loads(state.read_text()).get("sshd_pids", {})
+    expected = {testbed.netns(node) for node in _MGMT_HOST} | {testbed.mgmt_netns}
+    if not expected <= set(namespaces(testbed)) or set(pids) != set(_MGMT_HOST):
+        return False
+    return all(_process_name(pid) == "sshd" for pid in pids.values())
+
+
+def _process_name(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+
+
+def up(testbed: Testbed, log=print) -> dict:
+    """Build the testbed (or keep it, if it is already whole); returns the inventory."""
+    if os.geteuid() != 0:
+        raise TestbedError(
+            "the embedded testbed needs root (network namespaces). Run as root, or measure "
+            "external hosts (testbed: hosts) or this machine over loopback "
+            "(--configfile config/loopback.yaml)."
+        )
+    if is_up(testbed):
+        log(f"testbed {testbed.prefix} is already up")
+        return inventory(testbed)
+    if namespaces(testbed) or _link_exists(testbed.root_link):
+        log(f"testbed {testbed.prefix}: cleaning up what an earlier run left")
+        down(testbed, log)
+    _check_mgmt_net_free(testbed)
+    began = time.monotonic()
+    try:
+        _build(testbed)
+        pids = _start_sshds(testbed)
+    except BaseException:
+        down(testbed, log)
+        raise
+    (testbed.state_dir / "state.json").write_text(json.dumps({"sshd_pids": pids}, indent=1))
+    log(f"testbed {testbed.prefix} up in {time.monotonic() - began:.1f} s")
+    return inventory(testbed)
+
+
+def _link_exists(name: str) -> bool:
+    return _run("ip", "link", "show", name, check=False).returncode == 0
+
+
+def _check_mgmt_net_free(testbed: Testbed) -> None:
+    routes = _run("ip", "-4", "route", "show", f"{testbed.mgmt_net}.0/24").stdout.strip()
+    if routes:
+        raise TestbedError(
+            f"the management network {testbed.mgmt_net}.0/24 of testbed {testbed.prefix} is already "
+            f"routed here ({routes}); run the testbed from another directory"
+        )
+
+
+def _build(testbed: Testbed) -> None:
+    nodes = list(_MGMT_HOST)
+    for node in [*nodes, "mgmt"]:
+        _run("ip", "netns", "add", testbed.netns(node))
+        _ip(testbed.netns(node), "link", "set", "lo", "up")
+
+    # Management: root <-> bridge in the mgmt namespace <-> every host.
+    mgmt = testbed.mgmt_netns
+    _ip(mgmt, "link", "add", "br0", "type", "bridge")
+    _ip(mgmt, "link", "set", "br0", "up")
+    _ip(None, "link", "add", testbed.root_link, "type", "veth", "peer", "name", "root", "netns", mgmt)
+    _ip(None, "addr", "add", f"{testbed.mgmt_net}.1/24", "dev", testbed.root_link)
+    _ip(None, "link", "set", testbed.root_link, "up")
+    _ip(mgmt, "link", "set", "root", "master", "br0", "up")
+    for node in nodes:
+        _veth(testbed.netns(node), "mgmt0", mgmt, f"h-{node}")
+        _ip(mgmt, "link", "set", f"h-{node}", "master", "br0", "up")
+        _ip(testbed.netns(node), "addr", "add", f"{testbed.mgmt_address(node)}/24", "dev", "mgmt0")
+        _ip(testbed.netns(node), "link", "set", "mgmt0", "up")
+
+    # The wire between the machines, on a bridge in each (dom0's bridge for the guests).
+    _veth(testbed.netns("a"), "wire", testbed.netns("b"), "wire")
+    for machine, peer, guest, container, subnet in (("a", "b", "ga", "ca", 1), ("b", "a", "gb", "cb", 2)):
+        ns = testbed.netns(machine)
+        _in(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        _ip(ns, "link", "add", "br0", "type", "bridge")
+        _ip(ns, "link", "set", "wire", "master", "br0", "up")
+        _ip(ns, "addr", "add", f"{DATA_ADDRESS[machine]}/24", "dev", "br0")
+        _ip(ns, "link", "set", "br0", "up")
+        if testbed.link_rate:
+            _in(ns, "tc", "qdisc", "replace", "dev", "wire", "root", "tbf", "rate", testbed.link_rate,
+                "burst", "64kb", "latency", "50ms")  # fmt: skip
+        # Xen-style guest: a veth whose machine end is a port of the bridge.
+        _veth(ns, "vg", testbed.netns(guest), "eth0")
+        _ip(ns, "link", "set", "vg", "master", "br0", "up")
+        _ip(testbed.netns(guest), "addr", "add", f"{DATA_ADDRESS[guest]}/24", "dev", "eth0")
+        _ip(testbed.netns(guest), "link", "set", "eth0", "up")
+        # OpenVZ-style container: a veth routed by the machine's kernel.
+        _veth(ns, "vc", testbed.netns(container), "eth0")
+        _ip(ns, "addr", "add", f"198.18.{subnet}.1/24", "dev", "vc")
+        _ip(ns, "link", "set", "vc", "up")
+        _ip(testbed.netns(container), "addr", "add", f"{DATA_ADDRESS[container]}/24", "dev", "eth0")
+        _ip(testbed.netns(container), "link", "set", "eth0", "up")
+        _ip(testbed.netns(container), "route", "add", "default", "via", f"198.18.{subnet}.1")
+        peer_subnet = 3 - subnet
+        _ip(ns, "route", "add", f"198.18.{peer_subnet}.0/24", "via", DATA_ADDRESS[peer])
+
+
+def _veth(netns: str, name: str, peer_netns: str, peer_name: str) -> None:
+    _run(
+        "ip",
+        "link",
+        "add",
+        name,
+        "netns",
+        netns,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        peer_name,
+        "netns",
+        peer_netns,
+    )
+
+
+def _start_sshds(testbed: Testbed) -> dict[str, int]:
+    generate_key(testbed.client_key, comment=f"vnetbench-{testbed.prefix}")
+    known_hosts, pids = [], {}
+    for node in _MGMT_HOST:
+        server = testbed.sshd(node)
+        server.prepare()
+        known_hosts.append(server.known_hosts_line())
+        process = server.start(
+            prefix=["ip", "netns", "exec", testbed.netns(node)], log=server.directory / "sshd.log"
+        )
+        pids[node] = process.pid
+    testbed.known_hosts.write_text("".join(known_hosts))
+    for node in _MGMT_HOST:
+        wait_listening(testbed.mgmt_address(node), 22)
+    return pids
+
+
+def down(testbed: Testbed, log=print) -> list[str]:
+    """Stop every process in the instance's namespaces by pid, then delete them all."""
+    done = []
+    for netns in namespaces(testbed):
+        pids = [int(pid) for pid in _run("ip", "netns", "pids", netns).stdout.split()]
+        for pid in pids:
+            _kill(pid)
+        _run("ip", "netns", "del", netns)
+        done.append(f"{netns}: deleted" + (f", stopped pids {' '.join(map(str, pids))}" if pids else ""))
+    if _link_exists(testbed.root_link):
+        _run("ip", "link", "del", testbed.root_link)
+        done.append(f"{testbed.root_link}: deleted")
+    (testbed.state_dir / "state.json").unlink(missing_ok=True)
+    for stale in Path("/tmp").glob(f"vnetbench-netserver-{testbed.mgmt_net}.*.pid"):
+        stale.unlink(missing_ok=True)  # their netservers were stopped with their namespaces
+    for line in done:
+        log(line)
+    return done
+
+
+def _kill(pid: int) -> None:
+    """SIGTERM, then SIGKILL if it is still alive after a second; reaps our own children."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            if not _alive(pid):
+                return
+            time.sleep(0.02)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False  # it was our child (an sshd started by this process), now reaped
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def inventory(testbed: Testbed) -> dict:
+    """Hosts, addresses and ready-to-paste ssh command lines."""
+    hosts = {}
+    for node in _MGMT_HOST:
+        hosts[node] = {
+            "what": _NODE_TITLE[node],
+            "netns": testbed.netns(node),
+            "ssh_address": testbed.mgmt_address(node),
+            "data_address": DATA_ADDRESS[node],
+            "ssh": (
+                f"ssh -i {testbed.client_key} -o UserKnownHostsFile={testbed.known_hosts} "
+                f"-o StrictHostKeyChecking=yes root@{testbed.mgmt_address(node)}"
+            ),
+        }
+    return {
+        "instance": testbed.prefix,
+        "link_rate": testbed.link_rate or "unlimited",
+        "management_network": f"{testbed.mgmt_net}.0/24 (root side: {testbed.root_link})",
+        "platforms": {
+            name: {"client": client, "server": server, "target": DATA_ADDRESS[server]}
+            for name, (client, server) in PLATFORM_NODES.items()
+        },
+        "hosts": hosts,
+    }
+
+
+LINK_RATE = re.compile(r"^[0-9]+(\.[0-9]+)?(bit|kbit|mbit|gbit)$")

@@ -6,6 +6,7 @@ CORES ?= 1
 
 figures: setup
 	$(SNAKEMAKE) --cores $(CORES) figures
+	$(SNAKEMAKE) --report results/report.html
 
 test: setup
 	.venv/bin/pytest
@@ -22,6 +23,7 @@ lint: setup
 bench: setup
 	.venv/bin/python bench/cell_overhead.py
 	.venv/bin/python bench/dry_run.py
+	.venv/bin/python bench/sweep.py 2000
 
 # The embedded testbed by hand, for debugging: inventory (hosts, addresses, ssh lines), up, down.
 VNETBENCH := PYTHONPATH=workflow/scripts .venv/bin/python -m vnetbench

@@ -33,6 +33,11 @@ if EXPERIMENT.testbed and os.geteuid() != 0 and workflow.is_main_process:
 include: "rules/common.smk"
 include: "rules/cells.smk"
 include: "rules/figures.smk"
+include: "rules/compare.smk"
+include: "rules/report.smk"
+
+
+report: "report/workflow.rst"
 
 
 # The cells are named here too: Snakemake does not rebuild a deleted
@@ -45,4 +50,12 @@ rule figures:
             figure=EXPERIMENT.figures,
             ext=["csv", "pdf"],
         ),
+        expand(
+            "results/figures/{figure}_vs_{baseline}.{ext}",
+            figure=EXPERIMENT.figures,
+            baseline=config["baseline"],
+            ext=["csv", "pdf"],
+        ),
+        "results/paper_comparison.md",
+        "results/provenance.json",
         cell_files(),

@@ -1,14 +1,23 @@
 # Helpers shared by the rules: the cell grid, wildcard constraints, input
 # functions, and the hooks that start and end a run.
+import random
+import time
+
 from vnetbench import session
+from vnetbench.summary import summarize
+
+RUN_STARTED = time.time()
 
 # Host facts found by preflight; cells copy them into their records.
 PREFLIGHT = "results/preflight.json"
 
 
+# Names are validated ([a-z][a-z0-9_]*), so they are safe as regex alternatives; exact
+# alternatives keep "{figure}.csv" from matching "{figure}_vs_{baseline}.csv".
 wildcard_constraints:
-    platform="[a-z][a-z0-9_]*",
-    figure="[a-z][a-z0-9_]*",
+    platform="|".join(EXPERIMENT.platforms),
+    figure="|".join(EXPERIMENT.figures),
+    baseline="|".join(EXPERIMENT.platforms),
     test="TCP_RR|UDP_RR|TCP_STREAM|UDP_STREAM",
     size_bytes="[1-9][0-9]*",
     rep="[1-9][0-9]*",
@@ -17,6 +26,43 @@ wildcard_constraints:
 def cell_files(figure=None):
     """Result files of every cell of `figure` (or of all figures)."""
     return [cell.path for cell in EXPERIMENT.cells(figure)]
+
+
+def _run_ranks():
+    """Priority of every cell: repetition-major, and within a repetition the configurations
+    in config order or, for run_order: shuffled, in an order seeded per repetition."""
+    configurations = list(
+        dict.fromkeys((c.platform, c.test, c.size_bytes) for c in EXPERIMENT.cells())
+    )
+    count, ranks = len(configurations), {}
+    for rep in range(1, EXPERIMENT.repetitions + 1):
+        order = list(configurations)
+        if config["run_order"] == "shuffled":
+            random.Random(f"{config['run_order_seed']}/{rep}").shuffle(order)
+        for position, configuration in enumerate(order):
+            ranks[(*configuration, rep)] = (
+                EXPERIMENT.repetitions - rep + 1
+            ) * count - position
+    return ranks
+
+
+RUN_RANKS = _run_ranks()
+
+
+def cell_priority(wildcards):
+    return RUN_RANKS[
+        (
+            wildcards.platform,
+            wildcards.test,
+            int(wildcards.size_bytes),
+            int(wildcards.rep),
+        )
+    ]
+
+
+def platform_labels(wildcards=None):
+    """Platform name -> legend label, in config order."""
+    return {p.name: p.label for p in EXPERIMENT.platforms.values()}
 
 
 def cell_measurement(wildcards):
@@ -41,12 +87,14 @@ def cell_measurement(wildcards):
 # as outdated.
 onstart:
     if any(job.rule.name == "cell" for job in workflow.dag.needrun_jobs()):
-        session.start(EXPERIMENT, PREFLIGHT)
+        session.start(EXPERIMENT, PREFLIGHT, warmup=config["warmup"])
 
 
 onsuccess:
     session.end(EXPERIMENT)
+    print(summarize(EXPERIMENT, RUN_STARTED, sys.argv), file=sys.stderr)
 
 
 onerror:
     session.end(EXPERIMENT)
+    print(summarize(EXPERIMENT, RUN_STARTED, sys.argv, log), file=sys.stderr)

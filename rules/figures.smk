@@ -5,17 +5,24 @@ rule aggregate:
     input:
         lambda wildcards: cell_files(wildcards.figure),
     output:
-        "results/figures/{figure}.csv",
+        report(
+            "results/figures/{figure}.csv",
+            caption="../report/table.rst",
+            category="Statistics and flags",
+            labels={"figure": "{figure}"},
+        ),
     log:
         "results/logs/figures/{figure}.csv.log",
     localrule: True
-    params:
-        test=lambda wildcards: EXPERIMENT.figures[wildcards.figure].test,
-        labels=lambda wildcards: {
-            p.name: p.label for p in EXPERIMENT.platforms.values()
-        },
     conda:
         "../environment.yml"
+    params:
+        test=lambda wildcards: EXPERIMENT.figures[wildcards.figure].test,
+        labels=platform_labels,
+        thresholds={
+            "cv": config["cv_threshold"],
+            "min_transactions": config["min_transactions"],
+        },
     script:
         "../workflow/scripts/aggregate_figure.py"
 
@@ -24,14 +31,19 @@ rule plot:
     input:
         "results/figures/{figure}.csv",
     output:
-        "results/figures/{figure}.pdf",
+        report(
+            "results/figures/{figure}.pdf",
+            caption="../report/figure.rst",
+            category="Figures",
+            labels={"figure": "{figure}"},
+        ),
     log:
         "results/logs/figures/{figure}.pdf.log",
     localrule: True
+    conda:
+        "../environment.yml"
     params:
         metric=lambda wildcards: EXPERIMENT.figures[wildcards.figure].metric,
         title=lambda wildcards: EXPERIMENT.figures[wildcards.figure].title,
-    conda:
-        "../environment.yml"
     script:
         "../workflow/scripts/plot_figure.py"

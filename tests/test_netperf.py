@@ -82,11 +82,6 @@ def test_protocol_mismatch_is_refused():
         parse_measurement("TCP_RR", 1, output("udp_rr_1.out"))
 
 
-def test_no_netserver_is_recognised():
-    assert netperf.no_netserver(255, output("err_no_netserver.out"))
-    assert not netperf.no_netserver(1, output("err_udp_too_big.out"))
-
-
 def test_command_is_an_argument_list():
     argv = netperf.command("UDP_RR", 8192, 2, "198.18.0.2", 12865, "/opt/netperf", ("-4",))
     assert argv[0] == "/opt/netperf"

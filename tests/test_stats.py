@@ -1,11 +1,15 @@
+"""Statistics on hand-computed cases; flags on constructed data; a deterministic bootstrap."""
+
 import math
 
 import pytest
-from vnetbench.stats import summarize
+from vnetbench.aggregate import Thresholds, figure_table
+from vnetbench.comparison import judge_claims, ratios
+from vnetbench.stats import bootstrap_ratio_of_medians, median_interval, outliers, summarize, t_quantile
 
 
 def test_summary_matches_hand_computation():
-    # values 2, 4, 4, 4, 5, 5, 7, 9: mean 5, sum of squares 32, sample var 32/7
+    # 2, 4, 4, 4, 5, 5, 7, 9: mean 5, sum of squares 32, sample variance 32/7.
     s = summarize([2, 4, 4, 4, 5, 5, 7, 9])
     assert s.n == 8
     assert s.mean == 5
@@ -13,14 +17,112 @@ def test_summary_matches_hand_computation():
     assert s.cv == pytest.approx(math.sqrt(32 / 7) / 5)
     assert s.median == 4.5
     assert (s.min, s.max) == (2, 9)
+    # t(0.975, 7) = 2.364624; half width 2.364624 * 2.138090 / sqrt(8) = 1.787484
+    assert s.mean_ci_low == pytest.approx(5 - 1.787484, abs=1e-5)
+    assert s.mean_ci_high == pytest.approx(5 + 1.787484, abs=1e-5)
+    # n = 8: P(B <= 1) = 9/256 > 0.025, so the 95% interval is [x(1), x(8)], coverage 1 - 2/256.
+    assert (s.median_ci_low, s.median_ci_high, s.median_ci_level) == (2, 9, 1 - 2 / 256)
+
+
+@pytest.mark.parametrize(
+    "df, quantile",
+    [(1, 12.706205), (2, 4.302653), (4, 2.776445), (9, 2.262157), (29, 2.045230), (1000, 1.962339)],
+)
+def test_t_quantiles_match_tables(df, quantile):
+    assert t_quantile(0.975, df) == pytest.approx(quantile, abs=1e-6)
+
+
+def test_median_interval_of_ten_is_second_to_ninth():
+    low, high, level = median_interval(sorted([10, 3, 7, 1, 9, 2, 8, 4, 6, 5]))
+    assert (low, high) == (2, 9)
+    assert level == pytest.approx(1 - 2 * 11 / 1024)  # P(B <= 1) = 11/1024
+
+
+def test_median_interval_below_six_is_min_max_with_its_coverage():
+    assert median_interval([1, 2, 3, 4, 5]) == (1, 5, 1 - 2 / 32)
+    assert median_interval([4.0]) == (4.0, 4.0, 0.0)
 
 
 def test_odd_count_median_and_single_value():
     assert summarize([3, 1, 2]).median == 2
     one = summarize([7.5])
-    assert one.n == 1 and one.mean == 7.5 and math.isnan(one.std) and math.isnan(one.cv)
+    assert one.n == 1 and one.mean == 7.5 and math.isnan(one.std) and math.isnan(one.mean_ci_low)
 
 
 def test_empty_is_an_error():
     with pytest.raises(ValueError):
         summarize([])
+
+
+def test_outliers():
+    assert outliers([10, 10.1, 9.9, 10.05, 9.95, 30]) == [5]
+    assert outliers([10, 10.1, 9.9, 10.05, 9.95]) == []
+    assert outliers([5, 5, 5, 5, 6]) == [4]  # MAD = 0: anything more than 1% off the median
+
+
+def record(platform, size, rep, rate, test="TCP_RR", **extra):
+    return {
+        "platform": platform, "test": test, "size_bytes": size, "rep": rep,
+        "transactions_per_s": rate, "throughput_mbit_s": rate * 2 * size * 8 / 1e6,
+        "transactions": 10_000, "datagrams_sent": None, "datagrams_received": None, **extra,
+    }  # fmt: skip
+
+
+LABELS = {"native": "Native", "openvz": "OpenVZ-style", "xen": "Xen-style"}
+
+
+def flags_of(records, test="TCP_RR", **thresholds):
+    table = figure_table("f", test, LABELS, records, Thresholds(**thresholds))
+    return (
+        table[table["metric"] == "throughput_mbit_s"].set_index(["platform", "size_bytes"])["flags"].to_dict()
+    )
+
+
+def test_flags_fire_on_constructed_data():
+    steady = [record("native", 1, rep, 1000 + rep) for rep in range(1, 11)]
+    noisy = [record("openvz", 1, rep, 1000 * (1 + 0.2 * (rep % 2))) for rep in range(1, 11)]
+    quantised = [record("xen", 1, rep, 1000, transactions=12) for rep in range(1, 11)]
+    spiky = [record("native", 2, rep, 3000 if rep == 7 else 1000 + rep) for rep in range(1, 11)]
+    flags = flags_of(steady + noisy + quantised + spiky)
+    assert flags[("native", 1)] == ""
+    assert flags[("openvz", 1)] == "high_cv"
+    assert flags[("xen", 1)] == "few_transactions"
+    assert flags[("native", 2)] == "high_cv;outlier:7"
+    assert flags_of(steady, cv=1e-6)[("native", 1)] == "high_cv"
+
+
+def test_udp_loss_and_low_coverage_flags():
+    lossy = [
+        record("native", 8192, rep, 100.0, test="UDP_STREAM", transactions=None,
+               datagrams_sent=1000, datagrams_received=1000 - (rep == 2))
+        for rep in range(1, 6)
+    ]  # fmt: skip
+    assert flags_of(lossy, test="UDP_STREAM")[("native", 8192)] == "udp_loss;low_coverage"
+
+
+def test_bootstrap_is_deterministic_under_its_seed():
+    a = [10.0, 11.0, 9.5, 10.2, 10.8, 9.9]
+    b = [20.0, 21.0, 19.0, 20.5, 19.5, 20.2]
+    first = bootstrap_ratio_of_medians(a, b, seed=7)
+    assert bootstrap_ratio_of_medians(a, b, seed=7) == first
+    assert bootstrap_ratio_of_medians(a, b, seed=8) != first
+    ratio, low, high = first
+    assert ratio == pytest.approx(10.1 / 20.1)
+    assert low <= ratio <= high and low > 0.45 and high < 0.56
+
+
+def test_ratios_table_and_claims():
+    records = []
+    for rep in range(1, 11):
+        records += [record("native", 64, rep, 1000 + rep), record("openvz", 64, rep, 990 + rep)]
+        records += [record("xen", 64, rep, 700 + rep)]
+    table = ratios("fig3_tcp_small", "TCP_RR", "throughput_mbit_s", LABELS, records, "native", 2007)
+    assert list(table["platform"]) == ["openvz", "xen"]
+    assert table.loc[table.platform == "xen", "ratio_ci_high"].item() < 1
+    again = ratios("fig3_tcp_small", "TCP_RR", "throughput_mbit_s", LABELS, records, "native", 2007)
+    assert table.equals(again)
+    claims = judge_claims({"fig3_tcp_small": ("TCP_RR", "throughput_mbit_s", records)}, seed=2007)
+    verdicts = dict(zip(claims["claim"], claims["verdict"], strict=True))
+    assert verdicts["OpenVZ beats Xen, mainly for small and medium messages"] == "supported"
+    assert verdicts["OpenVZ comes close to native at some sizes"] == "supported"
+    assert verdicts["Native beats the virtualized platforms in most cases"] == "supported"

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from vnetbench import cell, preflight, testbed
 from vnetbench.config import Cell, load_experiment
 

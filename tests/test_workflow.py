@@ -53,6 +53,14 @@ def test_tiny_grid_end_to_end(workflow):
     assert not netserver_pids(port)
     # Everything exists: a second run does nothing.
     assert workflow.planned() == {}
+    provenance = json.loads((results / "provenance.json").read_text())
+    assert provenance["hosts"]["native client"]["kernel"] and len(provenance["config_sha256"]) == 64
+    assert provenance["run_order"] == {"order": "shuffled", "seed": 1, "warmup": False}
+    assert (results / "paper_comparison.md").read_text().startswith("# Our results beside the paper's")
+    # Snakemake's own report builds, with the figures in it.
+    workflow.run("--report", "results/report.html")
+    report = (results / "report.html").read_text()
+    assert "tcp_small" in report and "Statistics and flags" in report
 
 
 def test_only_missing_or_changed_cells_rerun(workflow):
@@ -126,16 +134,19 @@ def test_failing_cell_does_not_stop_the_others_and_reruns_alone(workflow, tmp_pa
     assert len(workflow.records()) == 6
 
 
-def test_cells_never_overlap_even_with_many_cores(workflow):
-    workflow.write_config(tiny_config(repetitions=3))
-    workflow.run("--cores", "8")
-    spans = sorted(
-        (record["started_at"], record["finished_at"])
-        for record in (json.loads(path.read_text()) for path in workflow.records())
+def test_cells_never_overlap_run_rep_major_and_warm_up(workflow):
+    workflow.write_config(tiny_config(repetitions=3, warmup=True))
+    done = workflow.run("--cores", "8")
+    records = sorted(
+        (json.loads(path.read_text()) for path in workflow.records()), key=lambda r: r["started_at"]
     )
-    assert len(spans) == 9
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
-        assert end <= start, f"cells overlapped: one ended {end}, the next started {start}"
+    assert len(records) == 9  # the warm-ups are not recorded
+    assert "warm-up: native TCP_RR (not recorded)" in done.stderr
+    for earlier, later in zip(records, records[1:], strict=False):
+        assert earlier["finished_at"] <= later["started_at"], "cells overlapped"
+    # Repetition-major: every configuration's repetition 1 before any repetition 2.
+    assert [r["rep"] for r in records] == sorted(r["rep"] for r in records)
+    assert {(r["run_order"], r["run_order_seed"]) for r in records} == {("shuffled", 1)}
 
 
 def test_bad_config_stops_before_anything_runs(workflow):

@@ -1,9 +1,16 @@
 """Snakemake adapter: the cells of one figure -> its tidy CSV. See vnetbench.aggregate."""
 
-from vnetbench.aggregate import figure_table
+from vnetbench.aggregate import Thresholds, figure_table
 from vnetbench.records import read_json
 
 snakemake = globals()["snakemake"]
 records = [read_json(path) for path in snakemake.input]
-table = figure_table(snakemake.wildcards.figure, snakemake.params.test, snakemake.params.labels, records)
+thresholds = Thresholds(**snakemake.params.thresholds)
+table = figure_table(
+    snakemake.wildcards.figure, snakemake.params.test, snakemake.params.labels, records, thresholds
+)
 table.to_csv(snakemake.output[0], index=False)
+with open(snakemake.log[0], "w") as log:
+    print(
+        f"{len(records)} records -> {len(table)} rows; flagged: {int((table['flags'] != '').sum())}", file=log
+    )

@@ -4,6 +4,7 @@ import pandas as pd
 from vnetbench.plots import plot_figure
 
 snakemake = globals()["snakemake"]
-plot_figure(
-    pd.read_csv(snakemake.input[0]), snakemake.params.metric, snakemake.params.title, snakemake.output[0]
-)
+params = snakemake.params
+plot_figure(pd.read_csv(snakemake.input[0]), params.metric, params.title, snakemake.output[0], params.center)
+with open(snakemake.log[0], "w") as log:
+    print(f"plotted {snakemake.output[0]}", file=log)

@@ -25,7 +25,8 @@ with open(snakemake.log[0], "w") as log_file:
     try:
         platform = platform_from_config(config, wildcards.platform)
         facts = read_json(snakemake.params.preflight)["hosts"]
-        record = cell.run(this_cell, platform, settings, facts, snakemake.output[0], log)
+        run_order = {"run_order": config["run_order"], "run_order_seed": config["run_order_seed"]}
+        record = cell.run(this_cell, platform, settings, facts, snakemake.output[0], log, run_order)
     except (cell.CellFailed, HostError, OSError) as error:
         log(f"FAILED: {error}")
         print(f"vnetbench: {error}", file=sys.stderr)

@@ -1,34 +1,55 @@
-"""Cell records of one figure -> one tidy table (one row per platform x size x metric)."""
+"""Cell records of one figure -> one tidy table (one row per platform x size x metric),
+with the paper's columns, intervals, and flags for results that deserve suspicion."""
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import pandas as pd
 
 from .netperf import RR_TESTS
-from .stats import summarize
+from .stats import outliers, summarize
 
 UNITS = {"throughput_mbit_s": "Mbit/s", "transactions_per_s": "trans/s"}
 COLUMNS = [
     "figure", "platform", "label", "test", "size_bytes", "metric", "unit",
     "n", "mean", "std", "cv", "median", "min", "max",
+    "mean_ci_low", "mean_ci_high", "median_ci_low", "median_ci_high", "median_ci_level", "flags",
 ]  # fmt: skip
 
+#: What each flag means; the report prints this table.
+FLAGS = {
+    "high_cv": "coefficient of variation above the configured threshold (cv_threshold)",
+    "few_transactions": "an RR repetition completed fewer transactions than min_transactions: its rate is "
+    "quantised by the transactions that fit in the run",
+    "udp_loss": "a UDP_STREAM repetition received fewer datagrams than were sent",
+    "outlier": "a repetition lies far outside the others: modified z-score |x - median| / (1.4826 MAD) "
+    "above 3.5 (Iglewicz and Hoaglin), or, when most values are equal, more than 1% off the median; "
+    "the repetitions follow the flag (outlier:3)",
+    "low_coverage": "too few repetitions for a 95% interval of the median: the interval is [min, max] "
+    "and median_ci_level says its coverage",
+}
 
-def figure_table(figure: str, test: str, labels: dict[str, str], records: list[dict]) -> pd.DataFrame:
+
+@dataclass(frozen=True)
+class Thresholds:
+    cv: float = 0.05
+    min_transactions: int = 100
+    level: float = 0.95
+
+
+def figure_table(
+    figure: str, test: str, labels: dict[str, str], records: list[dict], thresholds: Thresholds = Thresholds()
+) -> pd.DataFrame:
     """Summarize the records of one figure; `labels` orders the platforms."""
     metrics = list(UNITS) if test in RR_TESTS else ["throughput_mbit_s"]
-    groups: dict[tuple, list[dict]] = {}
-    for record in records:
-        if record["test"] != test:
-            raise ValueError(
-                f"record {record['platform']}/{record['test']}/{record['size_bytes']} is not {test}"
-            )
-        groups.setdefault((record["platform"], record["size_bytes"]), []).append(record)
     order = {name: index for index, name in enumerate(labels)}
     rows = []
-    for platform, size in sorted(groups, key=lambda key: (order[key[0]], key[1])):
+    for (platform, size), group in sorted(
+        group_records(records, test).items(), key=lambda item: (order[item[0][0]], item[0][1])
+    ):
+        group = sorted(group, key=lambda record: record["rep"])
         for metric in metrics:
-            values = [record[metric] for record in groups[(platform, size)]]
+            values = [record[metric] for record in group]
+            summary = summarize(values, thresholds.level)
             rows.append(
                 {
                     "figure": figure,
@@ -38,7 +59,40 @@ def figure_table(figure: str, test: str, labels: dict[str, str], records: list[d
                     "size_bytes": size,
                     "metric": metric,
                     "unit": UNITS[metric],
-                    **asdict(summarize(values)),
+                    **asdict(summary),
+                    "flags": ";".join(flags(group, values, summary, thresholds)),
                 }
             )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def group_records(records: list[dict], test: str) -> dict[tuple[str, int], list[dict]]:
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for record in records:
+        if record["test"] != test:
+            raise ValueError(
+                f"record {record['platform']}/{record['test']}/{record['size_bytes']} is not {test}"
+            )
+        groups.setdefault((record["platform"], record["size_bytes"]), []).append(record)
+    return groups
+
+
+def flags(records: list[dict], values: list[float], summary, thresholds: Thresholds) -> list[str]:
+    found = []
+    if summary.cv > thresholds.cv:
+        found.append("high_cv")
+    if any(
+        (r.get("transactions") or thresholds.min_transactions) < thresholds.min_transactions for r in records
+    ):
+        found.append("few_transactions")
+    if any(
+        r.get("datagrams_sent") is not None and r["datagrams_sent"] != r["datagrams_received"]
+        for r in records
+    ):
+        found.append("udp_loss")
+    far = outliers(values)
+    if far:
+        found.append("outlier:" + ",".join(str(records[i]["rep"]) for i in far))
+    if summary.median_ci_level < thresholds.level:
+        found.append("low_coverage")
+    return found

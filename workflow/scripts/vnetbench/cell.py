@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 
 from . import netperf, netserver
 from .config import Cell, Platform
-from .hosts import CommandTimedOut, HostError, open_session
+from .hosts import CommandTimedOut, open_session
 from .records import utc_now, write_json_atomic
 
 # Seconds the SSH command may outlive the remote `timeout`, so the remote side
@@ -67,11 +67,13 @@ def measure(cell: Cell, platform: Platform, settings: Settings, log=print) -> di
                 raise CellFailed(cell, f"no answer within {limit + _SSH_GRACE:g} s", error.command) from None
             finished_at = utc_now()
             log(f"attempt {attempt + 1}: exit {result.exit_code} ({started_at} .. {finished_at})")
-            if netperf.no_netserver(result.exit_code, result.output) and attempt < settings.retries:
-                log(f"no netserver at {server.address}:{server.netserver_port}; starting one")
-                _start_netserver(server, log)
-                continue
-            break
+            if result.exit_code == 0 or result.exit_code in _KILLED or attempt == settings.retries:
+                break
+            # netperf failed: retry only if netserver was gone (and is now restarted). A
+            # frozen netserver is alive; its cell fails on the timeout instead.
+            log(f"netperf failed; checking netserver at {server.address}:{server.netserver_port}")
+            if not _start_netserver(server, log).startswith("started"):
+                break
     finally:
         session.close()
 
@@ -107,22 +109,25 @@ def measure(cell: Cell, platform: Platform, settings: Settings, log=print) -> di
     }
 
 
-def _start_netserver(server, log) -> None:
+def _start_netserver(server, log) -> str:
+    """Start netserver on the server host unless it runs ("started PID" / "running PID").
+    A HostError (unreachable, refused, could not start) fails the cell and names the host."""
     session = open_session(server)
     try:
-        log(netserver.ensure(session, server))
-    except HostError as error:
-        log(f"netserver could not be started: {error}")
+        outcome = netserver.ensure(session, server)
     finally:
         session.close()
+    log(outcome)
+    return outcome
 
 
 def run(
-    cell: Cell, platform: Platform, settings: Settings, hosts_facts: dict, output: str, log=print
+    cell: Cell, platform: Platform, settings: Settings, hosts_facts: dict, output: str, log=print, extra=None
 ) -> dict:
-    """Measure the cell and write its record atomically to `output`."""
+    """Measure the cell and write its record atomically to `output` (with `extra` fields)."""
     record = measure(cell, platform, settings, log)
     record["client_facts"] = hosts_facts.get(platform.client.name, {})
     record["server_facts"] = hosts_facts.get(platform.server.name, {})
+    record.update(extra or {})
     write_json_atomic(output, record)
     return record

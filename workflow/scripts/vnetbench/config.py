@@ -60,6 +60,10 @@ class Cell:
     def path(self) -> str:
         return f"results/raw/{self.platform}/{self.test}/{self.size_bytes}/{self.rep}.json"
 
+    @property
+    def log_path(self) -> str:
+        return f"results/logs/cells/{self.platform}/{self.test}/{self.size_bytes}/{self.rep}.log"
+
 
 @dataclass(frozen=True)
 class Experiment:
@@ -92,7 +96,12 @@ def load_experiment(config: dict, config_files: list[str] = (), workdir: str = "
     for path in config_files:
         check_yaml_file(path)
     _validate_schema(config)
-    return experiment_from_validated(config, workdir)
+    experiment = experiment_from_validated(config, workdir)
+    if config["baseline"] not in experiment.platforms:
+        raise ConfigError(
+            "baseline", f"{config['baseline']!r} is not a platform", ", ".join(experiment.platforms)
+        )
+    return experiment
 
 
 class _StrictLoader(yaml.SafeLoader):

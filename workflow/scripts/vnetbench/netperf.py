@@ -155,11 +155,6 @@ def parse_measurement(test: str, size_bytes: int, text: str) -> Measurement:
 _TEXT_KEYS = {"THROUGHPUT_UNITS", "PROTOCOL", "DIRECTION", "COMMAND_LINE"}
 
 
-def no_netserver(exit_code: int, output: str) -> bool:
-    """True when netperf found no netserver listening (the one failure a cell mends)."""
-    return exit_code == 255 and "establish control" in output
-
-
 def parse_version(text: str) -> str:
     """'Netperf version 2.7.0' -> '2.7.0'."""
     for line in text.splitlines():

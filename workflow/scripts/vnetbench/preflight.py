@@ -11,8 +11,22 @@ from .config import Experiment
 from .hosts import Host, HostError, open_session, shell
 from .records import utc_now
 
+# $1: the server's data address. On the server it is local (the interface holding it);
+# on the client, the route to it names the interface the data leaves by.
 _FACTS = r"""
+address=$1; shift
 echo "kernel=$(uname -r)"
+echo "cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+echo "tcp_congestion_control=$(cat /proc/sys/net/ipv4/tcp_congestion_control 2>/dev/null)"
+echo "rmem_max=$(cat /proc/sys/net/core/rmem_max 2>/dev/null)"
+echo "wmem_max=$(cat /proc/sys/net/core/wmem_max 2>/dev/null)"
+dev=$(ip -o addr show to "$address" 2>/dev/null | awk '{print $2; exit}')
+[ -n "$dev" ] || dev=$(ip -o route get "$address" 2>/dev/null | sed -n 's/.* dev \([^ ]*\).*/\1/p')
+if [ -n "$dev" ]; then
+  echo "data_interface=$dev"
+  echo "mtu=$(cat /sys/class/net/"$dev"/mtu 2>/dev/null)"
+  echo "qdisc=$(tc qdisc show dev "$dev" 2>/dev/null | head -n 1)"
+fi
 for binary in "$@"; do
   if command -v "$binary" >/dev/null 2>&1; then
     echo "version $binary=$("$binary" -V 2>&1 | head -n 1)"
@@ -30,13 +44,28 @@ class PreflightFailed(Exception):
         self.problems = problems
 
 
-def host_facts(session, host: Host) -> tuple[dict, list[str]]:
-    """Kernel and netperf/netserver versions of one host, and what is wrong with it."""
-    result = session.run(shell(_FACTS, host.netperf, host.netserver), timeout=host.connect_timeout + 10)
+_FACT_KEYS = (
+    "kernel",
+    "cpu_model",
+    "tcp_congestion_control",
+    "rmem_max",
+    "wmem_max",
+    "data_interface",
+    "mtu",
+    "qdisc",
+)
+
+
+def host_facts(session, host: Host, data_address: str) -> tuple[dict, list[str]]:
+    """What provenance needs of one host (kernel, CPU, netperf versions, the data interface's
+    MTU and qdisc, TCP congestion control, socket buffer limits), and what is wrong with it."""
+    argv = shell(_FACTS, data_address, host.netperf, host.netserver)
+    result = session.run(argv, timeout=host.connect_timeout + 10)
     facts, problems = {"target": host.target}, []
     for line in result.output.splitlines():
-        if line.startswith("kernel="):
-            facts["kernel"] = line.partition("=")[2]
+        key, _, value = line.partition("=")
+        if key in _FACT_KEYS:
+            facts[key] = value
         elif line.startswith("missing "):
             problems.append(f"{host.name} ({host.target}): {line.split(' ', 1)[1]} not found")
         elif line.startswith("version "):
@@ -72,7 +101,7 @@ def run(experiment: Experiment) -> dict:
             for host in (platform.client, platform.server):
                 sessions[host.name] = session = open_session(host)
                 try:
-                    facts, host_problems = host_facts(session, host)
+                    facts, host_problems = host_facts(session, host, platform.server.address)
                 except HostError as error:
                     problems.append(str(error))
                     continue

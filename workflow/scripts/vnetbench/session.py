@@ -10,8 +10,9 @@ without ending.
 import sys
 from pathlib import Path
 
-from . import preflight, testbed
-from .config import Experiment
+from . import cell, preflight, testbed
+from .config import Cell, Experiment
+from .hosts import HostError
 from .records import utc_now, write_json_atomic
 
 MARKER = Path(".vnetbench") / "session.json"
@@ -21,7 +22,7 @@ def _say(line: str) -> None:
     print(f"vnetbench: {line}", file=sys.stderr, flush=True)
 
 
-def start(experiment: Experiment, preflight_path: str) -> dict:
+def start(experiment: Experiment, preflight_path: str, warmup: bool = False) -> dict:
     """Prepare and check every host; on problems, clean up, name them all, and stop the run."""
     if MARKER.exists():
         _say("cleaning up after an earlier run that did not end")
@@ -43,7 +44,23 @@ def start(experiment: Experiment, preflight_path: str) -> dict:
     if experiment.testbed:
         report["testbed"] = testbed.inventory(experiment.testbed)
     write_json_atomic(preflight_path, report)
+    if warmup:
+        warm_up(experiment)
     return report
+
+
+def warm_up(experiment: Experiment) -> None:
+    """One unrecorded netperf run per platform and test, so that no measured cell pays for
+    cold caches, ARP or a netserver's first connection."""
+    settings = cell.Settings(duration=1, timeout_margin=experiment.timeout_margin, retries=experiment.retries)
+    for figure in {f.test: f for f in experiment.figures.values()}.values():
+        for platform in experiment.platforms.values():
+            warm = Cell(platform.name, figure.test, figure.sizes[0], 0)
+            try:
+                cell.measure(warm, platform, settings, log=lambda line: None)
+                _say(f"warm-up: {platform.name} {figure.test} (not recorded)")
+            except (cell.CellFailed, HostError) as error:
+                _say(f"warm-up failed, the cells will tell: {str(error).splitlines()[0]}")
 
 
 def end(experiment: Experiment) -> None:

@@ -122,9 +122,8 @@ def for_workdir(workdir: str | os.PathLike, link_rate: str | None = None) -> Tes
 def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
     done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if check and done.returncode != 0:
-        raise TestbedError(
-            f"testbed command failed (exit {done.returncode}): {' '.join(argv)}\n{done.stdout}{done.stderr}".rstrip()
-        )
+        output = (done.stdout + done.stderr).rstrip()
+        raise TestbedError(f"testbed command failed (exit {done.returncode}): {' '.join(argv)}\n{output}")
     return done
 
 

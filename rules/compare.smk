@@ -1,0 +1,52 @@
+# Comparisons: every platform against the baseline, and our results beside the paper's.
+
+
+rule compare_baseline:
+    input:
+        lambda wildcards: cell_files(wildcards.figure),
+    output:
+        csv="results/figures/{figure}_vs_{baseline}.csv",
+        pdf=report(
+            "results/figures/{figure}_vs_{baseline}.pdf",
+            caption="../report/comparison.rst",
+            category="Against the baseline",
+            labels={"figure": "{figure}"},
+        ),
+    log:
+        "results/logs/figures/{figure}_vs_{baseline}.log",
+    localrule: True
+    conda:
+        "../environment.yml"
+    params:
+        test=lambda wildcards: EXPERIMENT.figures[wildcards.figure].test,
+        metric=lambda wildcards: EXPERIMENT.figures[wildcards.figure].metric,
+        title=lambda wildcards: EXPERIMENT.figures[wildcards.figure].title,
+        labels=platform_labels,
+        seed=config["bootstrap_seed"],
+    script:
+        "../workflow/scripts/compare_baseline.py"
+
+
+rule paper_comparison:
+    input:
+        tables=expand("results/figures/{figure}.csv", figure=EXPERIMENT.figures),
+        cells=cell_files(),
+    output:
+        md=report(
+            "results/paper_comparison.md",
+            caption="../report/paper.rst",
+            category="The paper side by side",
+        ),
+        csv="results/paper_comparison.csv",
+    log:
+        "results/logs/paper_comparison.log",
+    localrule: True
+    conda:
+        "../environment.yml"
+    params:
+        figures={name: (f.test, f.metric) for name, f in EXPERIMENT.figures.items()},
+        seed=config["bootstrap_seed"],
+        repetitions=EXPERIMENT.repetitions,
+        duration=EXPERIMENT.duration,
+    script:
+        "../workflow/scripts/paper_comparison.py"

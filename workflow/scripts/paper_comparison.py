@@ -1,0 +1,27 @@
+"""Snakemake adapter: our results beside the paper's. See vnetbench.comparison."""
+
+import pandas as pd
+from vnetbench.comparison import cv_table, judge_claims, paper_markdown
+from vnetbench.records import read_json
+
+snakemake = globals()["snakemake"]
+params = snakemake.params
+tables = {path.split("/")[-1].removesuffix(".csv"): pd.read_csv(path) for path in snakemake.input.tables}
+records = [read_json(path) for path in snakemake.input.cells]
+by_figure = {
+    figure: (
+        test,
+        metric,
+        [r for r in records if r["test"] == test and r["size_bytes"] in set(tables[figure]["size_bytes"])],
+    )
+    for figure, (test, metric) in params.figures.items()
+}
+cvs = cv_table(tables, {figure: metric for figure, (_, metric) in params.figures.items()})
+claims = judge_claims(by_figure, params.seed)
+pd.concat([cvs.assign(part="largest_cv"), claims.assign(part="claims")]).to_csv(
+    snakemake.output.csv, index=False
+)
+with open(snakemake.output.md, "w") as out:
+    out.write(paper_markdown(cvs, claims, params.repetitions, params.duration))
+with open(snakemake.log[0], "w") as log:
+    print(claims.to_string(), file=log)

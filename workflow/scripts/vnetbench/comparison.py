@@ -1,0 +1,215 @@
+"""Platforms against a baseline (ratios of medians with bootstrap intervals), and our
+results beside the paper's: its largest coefficients of variation and its claims."""
+
+import zlib
+
+import pandas as pd
+
+from .aggregate import group_records
+from .stats import bootstrap_ratio_of_medians
+
+RATIO_COLUMNS = [
+    "figure",
+    "platform",
+    "label",
+    "baseline",
+    "test",
+    "size_bytes",
+    "metric",
+    "ratio",
+    "ratio_ci_low",
+    "ratio_ci_high",
+    "n",
+    "n_baseline",
+    "seed",
+]
+
+
+def _seed(seed: int, *parts) -> int:
+    """A stable seed per comparison, so that each one is reproducible on its own."""
+    return seed * 1_000_003 + zlib.crc32("/".join(map(str, parts)).encode())
+
+
+def ratios(
+    figure: str, test: str, metric: str, labels: dict[str, str], records: list[dict], baseline: str, seed: int
+) -> pd.DataFrame:
+    """median(platform) / median(baseline) per size, with a 95% bootstrap interval."""
+    groups = group_records(records, test)
+    rows = []
+    for platform in labels:
+        if platform == baseline:
+            continue
+        for size in sorted({size for (name, size) in groups if name == platform}):
+            if (baseline, size) not in groups:
+                continue
+            values = [r[metric] for r in groups[(platform, size)]]
+            base = [r[metric] for r in groups[(baseline, size)]]
+            this_seed = _seed(seed, figure, platform, size)
+            ratio, low, high = bootstrap_ratio_of_medians(values, base, this_seed)
+            rows.append(
+                {
+                    "figure": figure,
+                    "platform": platform,
+                    "label": labels[platform],
+                    "baseline": baseline,
+                    "test": test,
+                    "size_bytes": size,
+                    "metric": metric,
+                    "ratio": ratio,
+                    "ratio_ci_low": low,
+                    "ratio_ci_high": high,
+                    "n": len(values),
+                    "n_baseline": len(base),
+                    "seed": this_seed,
+                }
+            )
+    return pd.DataFrame(rows, columns=RATIO_COLUMNS)
+
+
+# Section 4.1 of the paper: the largest coefficient of variation per figure and platform.
+PAPER_MAX_CV = {
+    "fig3_tcp_small": {"xen": 7.89e-3, "openvz": 28.16e-3, "native": 20.91e-3},
+    "fig4_tcp_medium": {"xen": 23.24e-3, "openvz": 7.59e-3, "native": 58.57e-3},
+    "fig5_tcp_large": {"xen": 2.73e-1, "openvz": 2.52e-1, "native": 2.52e-1},
+    "fig6_udp_small": {"xen": 15.15e-3, "openvz": 24.12e-3, "native": 88.44e-3},
+    "fig7_udp_medium": {"xen": 19.68e-3, "openvz": 5.32e-3, "native": 5.39e-3},
+}
+SMALL_AND_MEDIUM = ("fig3_tcp_small", "fig4_tcp_medium", "fig6_udp_small", "fig7_udp_medium")
+
+
+def cv_table(tables: dict[str, pd.DataFrame], metrics: dict[str, str]) -> pd.DataFrame:
+    """The paper's largest CV next to ours, per figure and platform (the figure's metric)."""
+    rows = []
+    for figure, paper in PAPER_MAX_CV.items():
+        if figure not in tables:
+            continue
+        table = tables[figure]
+        table = table[table["metric"] == metrics[figure]]
+        for platform, paper_cv in paper.items():
+            ours = table[table["platform"] == platform]
+            if ours.empty:
+                continue
+            worst = ours.loc[ours["cv"].idxmax()] if ours["cv"].notna().any() else None
+            rows.append(
+                {
+                    "figure": figure,
+                    "platform": platform,
+                    "paper_max_cv": paper_cv,
+                    "our_max_cv": None if worst is None else float(worst["cv"]),
+                    "our_max_cv_size_bytes": None if worst is None else int(worst["size_bytes"]),
+                    "repetitions": int(ours["n"].min()),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def judge_claims(records_by_figure: dict[str, tuple[str, str, list[dict]]], seed: int, close: float = 0.05):
+    """The paper's qualitative claims, each judged on our data with bootstrap intervals.
+
+    `records_by_figure` maps figure -> (test, metric, records). A comparison counts as
+    significant only when the 95% interval of the ratio of medians excludes 1.
+    """
+    verdicts = []
+
+    def comparisons(numerator: str, denominator: str, figures) -> list[tuple[str, int, float, float, float]]:
+        found = []
+        for figure in figures:
+            if figure not in records_by_figure:
+                continue
+            test, metric, records = records_by_figure[figure]
+            groups = group_records(records, test)
+            for (platform, size), group in sorted(groups.items()):
+                if platform != numerator or (denominator, size) not in groups:
+                    continue
+                values = [r[metric] for r in group]
+                base = [r[metric] for r in groups[(denominator, size)]]
+                found.append(
+                    (figure, size, *bootstrap_ratio_of_medians(values, base, _seed(seed, figure, size)))
+                )
+        return found
+
+    # 1. Native beats the virtualized platforms in most cases.
+    points = comparisons("openvz", "native", records_by_figure) + comparisons(
+        "xen", "native", records_by_figure
+    )
+    worse = sum(1 for *_, low, high in points if high < 1)
+    better = sum(1 for *_, low, high in points if low > 1)
+    verdicts.append(
+        _verdict(
+            "Native beats the virtualized platforms in most cases",
+            points,
+            worse > len(points) / 2,
+            better > len(points) / 2,
+            f"virtualized/native interval below 1 in {worse} of {len(points)} comparisons, "
+            f"above 1 in {better}",
+        )
+    )
+    # 2. OpenVZ beats Xen, mainly for small and medium messages.
+    points = comparisons("openvz", "xen", SMALL_AND_MEDIUM)
+    above = sum(1 for *_, low, high in points if low > 1)
+    below = sum(1 for *_, low, high in points if high < 1)
+    verdicts.append(
+        _verdict(
+            "OpenVZ beats Xen, mainly for small and medium messages",
+            points,
+            above > len(points) / 2,
+            below > len(points) / 2,
+            f"openvz/xen interval above 1 in {above} of {len(points)} small and medium comparisons, "
+            f"below 1 in {below}",
+        )
+    )
+    # 3. OpenVZ comes close to native at some sizes.
+    points = comparisons("openvz", "native", records_by_figure)
+    near = [p for p in points if 1 - close <= p[3] and p[4] <= 1 + close]
+    far = [p for p in points if p[4] < 1 - close or p[3] > 1 + close]
+    sizes = ", ".join(f"{figure} {size} B" for figure, size, *_ in near[:6])
+    verdicts.append(
+        _verdict(
+            "OpenVZ comes close to native at some sizes",
+            points,
+            bool(near),
+            bool(points) and len(far) == len(points),
+            f"openvz/native interval within {1 - close:g}..{1 + close:g} "
+            f"at {len(near)} of {len(points)} sizes" + (f" ({sizes})" if sizes else ""),
+        )
+    )
+    return pd.DataFrame(verdicts)
+
+
+def _verdict(claim: str, points: list, supported: bool, contradicted: bool, evidence: str) -> dict:
+    if not points:
+        verdict, evidence = "not applicable", "this config lacks the platforms or figures the claim is about"
+    else:
+        verdict = "supported" if supported else "contradicted" if contradicted else "inconclusive"
+    return {"claim": claim, "verdict": verdict, "evidence": evidence}
+
+
+def paper_markdown(cvs: pd.DataFrame, claims: pd.DataFrame, repetitions: int, duration: float) -> str:
+    lines = [
+        "# Our results beside the paper's",
+        "",
+        "Schmidt et al. (2007) measured 10 repetitions of 10 s per size between two Pentium IV",
+        f"machines over a 100 Mbit/s switch. These results: {repetitions} repetitions of {duration:g} s",
+        "per size on this testbed. Read the comparison with that difference in mind.",
+        "",
+        "## Largest coefficient of variation per figure and platform",
+        "",
+        "| figure | platform | paper | ours | at size (bytes) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in cvs.itertuples():
+        ours = "n/a" if pd.isna(row.our_max_cv) else f"{row.our_max_cv:.2e}"
+        size = "" if pd.isna(row.our_max_cv_size_bytes) else str(int(row.our_max_cv_size_bytes))
+        lines.append(f"| {row.figure} | {row.platform} | {row.paper_max_cv:.2e} | {ours} | {size} |")
+    lines += [
+        "",
+        "## The paper's claims, judged on our data",
+        "",
+        "A comparison counts only where the 95% bootstrap interval of the ratio of medians excludes 1.",
+        "",
+        "| claim | verdict | evidence |",
+        "| --- | --- | --- |",
+    ]
+    for row in claims.itertuples():
+        lines.append(f"| {row.claim} | **{row.verdict}** | {row.evidence} |")
+    return "\n".join(lines) + "\n"

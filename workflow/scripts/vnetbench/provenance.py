@@ -1,0 +1,52 @@
+"""What someone else needs to rebuild the setup: hosts, testbed, software and the config."""
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+from .records import utc_now
+
+
+def config_hash(config: dict) -> str:
+    """sha256 of the effective config (defaults filled in), independent of key order."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def git_commit(directory: str) -> str:
+    """The checkout's commit, with '-dirty' when it has uncommitted changes; 'unknown' outside git."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", directory, *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def provenance(config: dict, preflight: dict | None, workflow_dir: str, snakemake_version: str) -> dict:
+    preflight = preflight or {}
+    return {
+        "written_at": utc_now(),
+        "vnetbench_commit": git_commit(workflow_dir),
+        "snakemake_version": snakemake_version,
+        "config_sha256": config_hash(config),
+        "testbed": preflight.get("testbed", "external hosts (testbed: hosts)"),
+        "link_rate": config.get("link_rate") or "unlimited",
+        "run_order": {
+            "order": config["run_order"],
+            "seed": config["run_order_seed"],
+            "warmup": config["warmup"],
+        },
+        "hosts_checked_at": preflight.get("checked_at"),
+        "hosts": preflight.get("hosts", {}),
+        "config": config,
+    }
+
+
+def read_optional_json(path: str) -> dict | None:
+    return json.loads(Path(path).read_text()) if Path(path).exists() else None

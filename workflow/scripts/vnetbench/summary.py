@@ -1,0 +1,52 @@
+"""The end-of-run summary: cells done, failed and not yet run, and how to finish the job."""
+
+import os
+import shlex
+
+from .config import Experiment
+
+_SHOWN = 20  # failed cells listed by name; the rest are counted
+
+
+def failed_outputs(snakemake_log: str | None) -> set[str]:
+    """Outputs of the cell jobs that Snakemake's log of this run reports as failed."""
+    if not snakemake_log or not os.path.exists(snakemake_log):
+        return set()
+    failed, in_cell_error = set(), False
+    with open(snakemake_log, errors="replace") as log:
+        for line in log:
+            if line.startswith("Error in rule "):
+                in_cell_error = line.startswith("Error in rule cell:")
+            elif in_cell_error and line.startswith("    output: "):
+                failed.update(path.strip() for path in line.removeprefix("    output: ").split(","))
+                in_cell_error = False
+    return failed
+
+
+def summarize(
+    experiment: Experiment, run_started: float, command: list[str], snakemake_log: str | None = None
+) -> str:
+    """A cell failed in this run when Snakemake's log says so, or when it has no record but
+    a log written since `run_started` (its log may be all there is, or nothing, on a full disk)."""
+    cells = experiment.cells()
+    reported = failed_outputs(snakemake_log)
+    done, failed, missing = 0, [], 0
+    for cell in cells:
+        if os.path.exists(cell.path):
+            done += 1
+        elif cell.path in reported or (
+            os.path.exists(cell.log_path) and os.path.getmtime(cell.log_path) >= run_started
+        ):
+            failed.append(cell)
+        else:
+            missing += 1
+    lines = [
+        f"vnetbench: {len(cells)} cells: {done} done, {len(failed)} failed, {missing} not yet run",
+    ]
+    for cell in failed[:_SHOWN]:
+        lines.append(f"  failed: {cell.path}  (log: {cell.log_path})")
+    if len(failed) > _SHOWN:
+        lines.append(f"  ... and {len(failed) - _SHOWN} more failed cells (logs under results/logs/cells/)")
+    if failed or missing:
+        lines.append(f"  to measure what is missing, run again: {shlex.join(command)}")
+    return "\n".join(lines)

@@ -1,0 +1,16 @@
+"""Snakemake adapter: results/provenance.json. See vnetbench.provenance."""
+
+import snakemake as snakemake_package
+from vnetbench.provenance import provenance, read_optional_json
+from vnetbench.records import write_json_atomic
+
+snakemake = globals()["snakemake"]
+data = provenance(
+    dict(snakemake.config),
+    read_optional_json(snakemake.params.preflight),
+    snakemake.params.workflow_dir,
+    snakemake_package.__version__,
+)
+write_json_atomic(snakemake.output[0], data)
+with open(snakemake.log[0], "w") as log:
+    print(f"config sha256 {data['config_sha256']}, commit {data['vnetbench_commit']}", file=log)

@@ -14,7 +14,7 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 def workflow_copy(directory: Path, config: dict) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "rules", "workflow", "profiles", "config", "environment.yml"):
+    for name in ("Snakefile", "rules", "workflow", "profiles", "config", "report", "environment.yml"):
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, directory / name, ignore=shutil.ignore_patterns("__pycache__"))

@@ -45,5 +45,6 @@ rule plot:
     params:
         metric=lambda wildcards: EXPERIMENT.figures[wildcards.figure].metric,
         title=lambda wildcards: EXPERIMENT.figures[wildcards.figure].title,
+        center=config["plot_center"],
     script:
         "../workflow/scripts/plot_figure.py"

@@ -104,7 +104,7 @@ class Workflow:
     def __init__(self, directory: Path):
         self.directory = directory
         directory.mkdir(parents=True)
-        for name in ("Snakefile", "rules", "workflow", "profiles", "config", "environment.yml"):
+        for name in ("Snakefile", "rules", "workflow", "profiles", "config", "report", "environment.yml"):
             source = ROOT / name
             if source.is_dir():
                 shutil.copytree(source, directory / name, ignore=shutil.ignore_patterns("__pycache__"))

@@ -244,7 +244,7 @@ def test_truncated_output_fails_the_cell_with_the_output_in_its_log(workflow, tm
     done = workflow.run(check=False)
     assert done.returncode != 0
     log = (workflow.directory / "results/logs/cells/native/TCP_RR/64/1.log").read_text()
-    assert "netperf output lacks" in log and "REQUEST_SIZE=64" in log
+    assert "netperf output lacks" in log and "TRANSACTION_RATE=" in log
     assert len(valid_records(workflow)) == 4
     assert "4 done, 2 failed, 0 not yet run" in summary(done)
 
@@ -258,7 +258,8 @@ def test_truncated_output_fails_the_cell_with_the_output_in_its_log(workflow, tm
 def test_signal_mid_run_tears_down_and_the_next_run_resumes(workflow, signum):
     from vnetbench import testbed
 
-    config = tiny_config(testbed="embedded", platforms=EMBEDDED)
+    config = tiny_config(testbed="embedded", platforms=EMBEDDED, repetitions=3)
+    config["figures"] = {"tcp": {"test": "TCP_RR", "sizes": [1], "title": "TCP"}}
     workflow.write_config(config)
     run = subprocess.Popen(
         [workflow.snakemake, "--cores", "1"], cwd=workflow.directory, text=True,
@@ -272,11 +273,11 @@ def test_signal_mid_run_tears_down_and_the_next_run_resumes(workflow, signum):
     assert run.returncode != 0
     assert leftovers(testbed.for_workdir(workflow.directory)) == []
     partial = len(valid_records(workflow))
-    assert 2 <= partial < 18
+    assert 2 <= partial < 9
     assert "not yet run" in output
     done = workflow.run()  # no --unlock needed after a signal
-    assert cell_jobs(done) <= 18 - partial + 1  # at most the interrupted cell again
-    assert len(valid_records(workflow)) == 18
+    assert cell_jobs(done) <= 9 - partial + 1  # at most the interrupted cell again
+    assert len(valid_records(workflow)) == 9
 
 
 # 8. the results filesystem fills up

@@ -1,5 +1,6 @@
 """Snakemake adapter: measure one cell. See vnetbench.cell."""
 
+import os
 import sys
 
 from vnetbench import cell
@@ -24,7 +25,11 @@ with open(snakemake.log[0], "w") as log_file:
     )
     try:
         platform = platform_from_config(config, wildcards.platform)
-        facts = read_json(snakemake.params.preflight)["hosts"]
+        facts = (
+            read_json(snakemake.params.preflight)["hosts"]
+            if os.path.exists(snakemake.params.preflight)
+            else {}
+        )
         run_order = {"run_order": config["run_order"], "run_order_seed": config["run_order_seed"]}
         record = cell.run(this_cell, platform, settings, facts, snakemake.output[0], log, run_order)
     except (cell.CellFailed, HostError, OSError) as error:

@@ -174,24 +174,38 @@ def _config_error(error) -> ConfigError:
     if error.validator == "additionalProperties":
         unknown = sorted(set(error.instance) - set(schema.get("properties", {})))
         where = f"{key}." if key else ""
-        allowed = ", ".join(schema.get("properties", {})) or "none"
-        return ConfigError(f"{where}{unknown[0]}", "unknown key", allowed)
+        return ConfigError(
+            f"{where}{unknown[0]}", "unknown key", ", ".join(schema.get("properties", {})) or "none"
+        )
     if error.validator == "required":
         missing = error.message.split("'")[1]
-        return ConfigError(f"{key}.{missing}" if key else missing, "missing", "see config/README.md")
-    if error.validator == "enum":
-        return ConfigError(key, f"{error.instance!r} is not allowed", ", ".join(error.validator_value))
+        wanted = _allowed(schema.get("properties", {}).get(missing, {})) or "see config/README.md"
+        return ConfigError(f"{key}.{missing}" if key else missing, "missing", wanted)
     if error.validator == "propertyNames" or (error.validator == "pattern" and not key):
         return ConfigError(key, f"bad name {error.instance!r}", schema.get("x-allowed", ""))
-    if error.validator == "pattern":
-        return ConfigError(key, f"{error.instance!r} is not allowed", schema.get("x-allowed", ""))
     if error.validator in ("minLength", "minProperties", "minItems"):
-        return ConfigError(key, "must not be empty", schema.get("x-allowed", ""))
-    if error.validator == "type":
-        wanted = error.validator_value
-        wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
-        return ConfigError(key, f"{error.instance!r} is not of type {wanted}", schema.get("x-allowed", ""))
-    return ConfigError(key, error.message)
+        return ConfigError(key, "must not be empty", _allowed(schema) or "at least one entry")
+    return ConfigError(key, f"{error.instance!r} is not allowed", _allowed(schema))
+
+
+_TYPES = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false",
+          "array": "a list", "object": "a map", "null": "null"}  # fmt: skip
+
+
+def _allowed(schema: dict) -> str:
+    """The allowed values of a schema node, in words."""
+    if "x-allowed" in schema:
+        return schema["x-allowed"]
+    if "enum" in schema:
+        return ", ".join(map(str, schema["enum"]))
+    types = schema.get("type", [])
+    words = " or ".join(_TYPES.get(t, t) for t in ([types] if isinstance(types, str) else types))
+    bounds = [
+        f"{symbol} {schema[bound]}"
+        for bound, symbol in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="))
+        if bound in schema
+    ]
+    return " ".join([words, " and ".join(bounds)]).strip()
 
 
 def _figure(name: str, spec: dict) -> Figure:

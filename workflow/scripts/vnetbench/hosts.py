@@ -9,6 +9,7 @@ against the configured known_hosts file: an unknown or changed key is refused.
 import shlex
 import socket
 import subprocess
+import time
 from dataclasses import dataclass
 
 LOCAL = "local"
@@ -175,6 +176,7 @@ class SSHSession:
         if self._connection is None:
             self._connect()
         command = shlex.join(argv)
+        began = time.monotonic()
         try:
             done = self._connection.run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
         except InvokeTimedOut as expired:
@@ -182,6 +184,10 @@ class SSHSession:
             raise CommandTimedOut(self.host, f"timed out after {timeout:g} s", command, output) from None
         except (OSError, EOFError) as error:
             raise Unreachable(self.host, f"connection lost: {error}", command) from None
+        if done.exited == -1 and time.monotonic() - began >= timeout:
+            # invoke's timer closed the channel but lost the race to report it.
+            output = done.stdout + done.stderr
+            raise CommandTimedOut(self.host, f"timed out after {timeout:g} s", command, output)
         return Result(command, done.exited, done.stdout + done.stderr)
 
     def close(self) -> None:

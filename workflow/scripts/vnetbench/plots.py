@@ -17,6 +17,11 @@ _CENTERS = {
 }
 
 
+def _text(text: str) -> str:
+    """Config text shown as written: matplotlib would read $...$ as mathematics."""
+    return text.replace("$", r"\$")
+
+
 def _size_axis(ax, sizes) -> None:
     sizes = sorted(sizes)
     ax.set_xscale("log", base=2)
@@ -38,13 +43,13 @@ def plot_figure(table: pd.DataFrame, metric: str, title: str, output: str, cente
         else:
             y, yerr = series["mean"], series["std"].fillna(0)
         ax.errorbar(
-            series["size_bytes"], y, yerr=yerr, label=label, marker=_MARKERS[index % len(_MARKERS)],
+            series["size_bytes"], y, yerr=yerr, label=_text(label), marker=_MARKERS[index % len(_MARKERS)],
             capsize=3, linewidth=1.2, markersize=4,
         )  # fmt: skip
     _size_axis(ax, rows["size_bytes"].unique())
     ax.set_ylabel(f"{_AXIS[metric]} ({UNITS[metric]})")
     ax.set_ylim(bottom=0)
-    ax.set_title(title)
+    ax.set_title(_text(title))
     ax.legend(fontsize="small")
     n = int(rows["n"].min()) if len(rows) else 0
     fig.text(0.99, 0.01, f"{_CENTERS[center]}; n = {n}", ha="right", va="bottom", fontsize=6, alpha=0.6)
@@ -60,15 +65,18 @@ def plot_ratios(table: pd.DataFrame, baseline_label: str, title: str, output: st
         series = series.sort_values("size_bytes")
         yerr = [series["ratio"] - series["ratio_ci_low"], series["ratio_ci_high"] - series["ratio"]]
         ax.errorbar(
-            series["size_bytes"], series["ratio"], yerr=yerr, label=label,
+            series["size_bytes"], series["ratio"], yerr=yerr, label=_text(label),
             marker=_MARKERS[(index + 1) % len(_MARKERS)], capsize=3, linewidth=1.2, markersize=4,
         )  # fmt: skip
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
     if len(table):
         _size_axis(ax, table["size_bytes"].unique())
-    ax.set_ylabel(f"Median / median of {baseline_label}")
-    ax.set_title(title)
-    ax.legend(fontsize="small")
+    ax.set_ylabel(f"Median / median of {_text(baseline_label)}")
+    ax.set_title(_text(title))
+    if len(table):
+        ax.legend(fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "no other platform to compare", ha="center", transform=ax.transAxes)
     fig.text(
         0.99, 0.01, "95% bootstrap intervals (fixed seed)", ha="right", va="bottom", fontsize=6, alpha=0.6
     )

@@ -110,16 +110,18 @@ def run(experiment: Experiment) -> dict:
             client_facts = report["hosts"].get(platform.client.name, {})
             server_facts = report["hosts"].get(platform.server.name, {})
             ends = (client_facts.get("netperf_version"), server_facts.get("netserver_version"))
-            if None not in ends and ends[0] != ends[1]:
+            if None in ends:
+                continue  # a host is unreachable or lacks a binary: already a problem
+            if ends[0] != ends[1]:
                 problems.append(
                     f"platform {platform.name}: netperf {ends[0]} on the client but netserver"
                     f" {ends[1]} on the server; both ends must run the same version"
                 )
-            if len(client_facts) > 1 and len(server_facts) > 1 and None not in ends:
-                status = _prepare_server(sessions, platform)
-                report["platforms"][platform.name] = status
-                if status.get("problem"):
-                    problems.append(status["problem"])
+                continue
+            status = _prepare_server(sessions, platform)
+            report["platforms"][platform.name] = status
+            if status.get("problem"):
+                problems.append(status["problem"])
         finally:
             for session in sessions.values():
                 session.close()

@@ -34,7 +34,7 @@ def start(experiment: Experiment, preflight_path: str, warmup: bool = False) -> 
         report = preflight.run(experiment)
     except (preflight.PreflightFailed, testbed.TestbedError) as failure:
         problems = getattr(failure, "problems", [str(failure)])
-        write_json_atomic(preflight_path, {"checked_at": utc_now(), "problems": problems})
+        _write_report(preflight_path, {"checked_at": utc_now(), "problems": problems})
         end(experiment)
         _say(f"{failure}\nNothing was measured.")
         sys.exit(1)
@@ -43,10 +43,18 @@ def start(experiment: Experiment, preflight_path: str, warmup: bool = False) -> 
         raise
     if experiment.testbed:
         report["testbed"] = testbed.inventory(experiment.testbed)
-    write_json_atomic(preflight_path, report)
+    _write_report(preflight_path, report)
     if warmup:
         warm_up(experiment)
     return report
+
+
+def _write_report(path: str, report: dict) -> None:
+    try:
+        write_json_atomic(path, report)
+    except OSError as error:
+        # A full disk, say: the cells will fail on their own writes and be named.
+        _say(f"could not write {path} ({error.strerror}); cells will record no host facts")
 
 
 def warm_up(experiment: Experiment) -> None:

@@ -8,18 +8,21 @@ from .config import Experiment
 _SHOWN = 20  # failed cells listed by name; the rest are counted
 
 
-def failed_outputs(snakemake_log: str | None) -> set[str]:
-    """Outputs of the cell jobs that Snakemake's log of this run reports as failed."""
-    if not snakemake_log or not os.path.exists(snakemake_log):
-        return set()
-    failed, in_cell_error = set(), False
-    with open(snakemake_log, errors="replace") as log:
-        for line in log:
-            if line.startswith("Error in rule "):
-                in_cell_error = line.startswith("Error in rule cell:")
-            elif in_cell_error and line.startswith("    output: "):
-                failed.update(path.strip() for path in line.removeprefix("    output: ").split(","))
-                in_cell_error = False
+def failed_outputs(snakemake_logs) -> set[str]:
+    """Outputs of the cell jobs that Snakemake's log(s) of this run report as failed."""
+    paths = [snakemake_logs] if isinstance(snakemake_logs, str) else list(snakemake_logs or [])
+    failed = set()
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        in_cell_error = False
+        with open(path, errors="replace") as log:
+            for line in log:
+                if line.startswith("Error in rule "):
+                    in_cell_error = line.startswith("Error in rule cell:")
+                elif in_cell_error and line.startswith("    output: "):
+                    failed.update(path.strip() for path in line.removeprefix("    output: ").split(","))
+                    in_cell_error = False
     return failed
 
 

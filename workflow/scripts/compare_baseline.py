@@ -11,8 +11,7 @@ table = ratios(
     snakemake.wildcards.figure, params.test, params.metric, params.labels, records, baseline, params.seed
 )
 table.to_csv(snakemake.output.csv, index=False)
-plot_ratios(
-    table, params.labels[baseline], f"{params.title}: against {params.labels[baseline]}", snakemake.output.pdf
-)
+figure = snakemake.wildcards.figure
+plot_ratios(table, baseline, f"{figure}: each platform against {baseline}", snakemake.output.pdf)
 with open(snakemake.log[0], "w") as log:
     print(f"{len(table)} ratios against {baseline}", file=log)

@@ -11,10 +11,6 @@ from .sizes import format_size  # noqa: E402
 
 _MARKERS = "osD^vP*X"
 _AXIS = {"throughput_mbit_s": "Transfer rate", "transactions_per_s": "Transaction rate"}
-_CENTERS = {
-    "median": "median with its 95% distribution-free interval (order statistics)",
-    "mean": "mean ± sample standard deviation",
-}
 
 
 def _text(text: str) -> str:
@@ -52,13 +48,20 @@ def plot_figure(table: pd.DataFrame, metric: str, title: str, output: str, cente
     ax.set_title(_text(title))
     ax.legend(fontsize="small")
     n = int(rows["n"].min()) if len(rows) else 0
-    fig.text(0.99, 0.01, f"{_CENTERS[center]}; n = {n}", ha="right", va="bottom", fontsize=6, alpha=0.6)
+    if center == "median":
+        coverage = float(rows["median_ci_level"].min()) if len(rows) else 0.0
+        note = (
+            f"median with its distribution-free interval (order statistics, coverage {coverage:.1%}); n = {n}"
+        )
+    else:
+        note = f"mean ± sample standard deviation; n = {n}"
+    fig.text(0.99, 0.01, note, ha="right", va="bottom", fontsize=6, alpha=0.6)
     fig.tight_layout()
     fig.savefig(output)
     plt.close(fig)
 
 
-def plot_ratios(table: pd.DataFrame, baseline_label: str, title: str, output: str) -> None:
+def plot_ratios(table: pd.DataFrame, baseline: str, title: str, output: str) -> None:
     """Each platform's median over the baseline's, per size, with bootstrap intervals."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for index, (label, series) in enumerate(table.groupby("label", sort=False)):
@@ -71,7 +74,7 @@ def plot_ratios(table: pd.DataFrame, baseline_label: str, title: str, output: st
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
     if len(table):
         _size_axis(ax, table["size_bytes"].unique())
-    ax.set_ylabel(f"Median / median of {_text(baseline_label)}")
+    ax.set_ylabel(f"Ratio of medians to {_text(baseline)}")
     ax.set_title(_text(title))
     if len(table):
         ax.legend(fontsize="small")

@@ -135,7 +135,8 @@ class OneNodeSlurm:
 
 def _memory_mb() -> int:
     """What slurmd will find, less a margin (it refuses a node claiming more than it has)."""
-    total_kb = int(next(line for line in open("/proc/meminfo") if line.startswith("MemTotal:")).split()[1])
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    total_kb = int(next(line for line in meminfo if line.startswith("MemTotal:")).split()[1])
     return max(1024, total_kb // 1024 - 1024)
 
 

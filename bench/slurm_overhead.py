@@ -1,0 +1,74 @@
+"""Submission overhead per cell on a real one-node SLURM cluster, with and without grouping.
+
+    .venv/bin/python bench/slurm_overhead.py [CELLS] [GROUP_SIZE]
+
+Runs CELLS one-second TCP_RR cells on loopback three times: locally, through
+profiles/slurm one submission per cell, and through profiles/slurm with cells grouped
+GROUP_SIZE per submission. The overhead per cell is (SLURM wall time - local wall
+time) / CELLS. Polling is set fast (first poll after 1 s, then every 2 s) so that the
+figure shows SLURM's own cost; with the profile's polite defaults (5 s, then 10 s) an
+ungrouped cell costs about 20 s. Needs root, munge and slurm-wlm.
+"""
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, snakemake, workflow_copy
+
+sys.path.insert(0, str(ROOT / "tests"))
+from slurm_cluster import OneNodeSlurm  # noqa: E402
+
+POLLING = ["--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "2"]
+
+
+def config(cells: int) -> dict:
+    return {
+        "repetitions": cells // 2,
+        "duration": 1,
+        "platforms": {
+            "native": {
+                "label": "loopback",
+                "client": {"host": "local"},
+                "server": {"host": "local", "address": "127.0.0.1", "netserver_port": 12898},
+            }
+        },
+        "figures": {"bench": {"test": "TCP_RR", "sizes": [1, 64], "title": "bench"}},
+    }
+
+
+def timed(directory: Path, *args: str) -> float:
+    began = time.monotonic()
+    snakemake(directory, *args)
+    return time.monotonic() - began
+
+
+def main(cells: int = 100, group: int = 20) -> None:
+    with tempfile.TemporaryDirectory(prefix="vnetbench-slurm-bench-") as tmp:
+        tmp = Path(tmp)
+        cluster = OneNodeSlurm(tmp / "slurm")
+        cluster.start()
+        try:
+            local = timed(workflow_copy(tmp / "local", config(cells)))
+            single = timed(
+                workflow_copy(tmp / "single", config(cells)), "--profile", "profiles/slurm", *POLLING
+            )
+            grouped = timed(
+                workflow_copy(tmp / "grouped", config(cells)),
+                "--profile", "profiles/slurm", *POLLING,
+                "--groups", "cell=cells", "--group-components", f"cells={group}",
+            )  # fmt: skip
+            jobs = len(cluster.jobs_completed())
+        finally:
+            cluster.stop()
+    print(f"{cells} one-second cells; SLURM jobs completed: {jobs}")
+    print(f"local:                  {local:7.1f} s ({local / cells:.2f} s per cell)")
+    print(f"SLURM, 1 cell per job:  {single:7.1f} s, overhead {(single - local) / cells:.2f} s per cell")
+    print(
+        f"SLURM, {group} cells per job: {grouped:7.1f} s, overhead {(grouped - local) / cells:.2f} s per cell"
+    )
+
+
+if __name__ == "__main__":
+    main(*(int(arg) for arg in sys.argv[1:3]))

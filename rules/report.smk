@@ -3,8 +3,8 @@
 
 rule provenance:
     input:
-        # Rewritten after every run that measured something.
-        cell_files(),
+        # Rewritten after every run that measured something (the tables follow the cells).
+        expand("results/figures/{figure}.csv", figure=EXPERIMENT.figures),
     output:
         report(
             "results/provenance.json",

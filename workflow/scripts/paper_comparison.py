@@ -7,7 +7,7 @@ from vnetbench.records import read_json
 snakemake = globals()["snakemake"]
 params = snakemake.params
 tables = {path.split("/")[-1].removesuffix(".csv"): pd.read_csv(path) for path in snakemake.input.tables}
-records = [read_json(path) for path in snakemake.input.cells]
+records = [read_json(path) for path in params.cells]
 by_figure = {
     figure: (
         test,

@@ -1,6 +1,5 @@
 # vnetbench: what does virtualization cost my network?
 # Reproduces Figures 3-7 of Schmidt et al. (2007) on any testbed. See README.md.
-import os
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 from vnetbench.config import ConfigError, check_yaml_file, load_experiment
+from vnetbench.testbed import TestbedError, require_root
 
 try:
     # The `configfile:` directive, called so that a config named on the
@@ -22,12 +22,11 @@ try:
     EXPERIMENT = load_experiment(config, workflow.configfiles)
 except ConfigError as error:
     sys.exit(f"vnetbench: bad config: {error}")
-if EXPERIMENT.testbed and os.geteuid() != 0 and workflow.is_main_process:
-    sys.exit(
-        "vnetbench: the embedded testbed (testbed: embedded) needs root for network namespaces.\n"
-        "  Run as root, or measure external hosts (testbed: hosts, see config/README.md),\n"
-        "  or this machine over loopback: snakemake --cores 1 --configfile config/loopback.yaml"
-    )
+if EXPERIMENT.testbed and workflow.is_main_process:
+    try:
+        require_root()  # stop at once, before the DAG is built
+    except TestbedError as error:
+        sys.exit(f"vnetbench: {error}")
 
 
 include: "rules/common.smk"

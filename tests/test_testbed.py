@@ -164,3 +164,13 @@ def test_a_killed_run_is_cleaned_up_and_resumed(workflow):
             os.killpg(run.pid, signal.SIGKILL)
         testbed.down(bed, log=lambda line: None)
     assert leftovers(bed) == []
+
+
+def test_without_root_the_testbed_refuses_and_names_the_alternatives(monkeypatch, tmp_path):
+    # Named fake: this process pretends not to be root (the tests run as root).
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(testbed.TestbedError) as refused:
+        testbed.up(testbed.for_workdir(tmp_path))
+    message = str(refused.value)
+    assert "needs root" in message and "testbed: hosts" in message and "config/loopback.yaml" in message
+    assert testbed.namespaces(testbed.for_workdir(tmp_path)) == []

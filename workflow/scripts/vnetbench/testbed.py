@@ -161,14 +161,18 @@ def _process_name(pid: int) -> str | None:
         return None
 
 
-def up(testbed: Testbed, log=print) -> dict:
-    """Build the testbed (or keep it, if it is already whole); returns the inventory."""
+def require_root() -> None:
     if os.geteuid() != 0:
         raise TestbedError(
-            "the embedded testbed needs root (network namespaces). Run as root, or measure "
-            "external hosts (testbed: hosts) or this machine over loopback "
-            "(--configfile config/loopback.yaml)."
+            "the embedded testbed (testbed: embedded) needs root for network namespaces.\n"
+            "  Run as root, or measure external hosts (testbed: hosts, see config/README.md),\n"
+            "  or this machine over loopback: snakemake --cores 1 --configfile config/loopback.yaml"
         )
+
+
+def up(testbed: Testbed, log=print) -> dict:
+    """Build the testbed (or keep it, if it is already whole); returns the inventory."""
+    require_root()
     if is_up(testbed):
         log(f"testbed {testbed.prefix} is already up")
         return inventory(testbed)

@@ -87,7 +87,12 @@ def cell_measurement(wildcards):
 # as outdated.
 onstart:
     if any(job.rule.name == "cell" for job in workflow.dag.needrun_jobs()):
-        session.start(EXPERIMENT, PREFLIGHT, warmup=config["warmup"])
+        try:
+            session.start(EXPERIMENT, PREFLIGHT, warmup=config["warmup"])
+        except session.SessionFailed as failure:
+            print(f"vnetbench: {failure}", file=sys.stderr)
+            print(summarize(EXPERIMENT, RUN_STARTED, sys.argv), file=sys.stderr)
+            sys.exit(1)
 
 
 onsuccess:

@@ -224,6 +224,7 @@ def test_preflight_stops_the_run_before_any_cell(workflow, sshd, tmp_path, fault
     assert done.returncode != 0
     assert "preflight found 1 problem(s)" in done.stderr and expected in done.stderr
     assert "Nothing was measured." in done.stderr
+    assert "6 cells: 0 done, 0 failed, 6 not yet run" in done.stderr
     assert workflow.records() == []
     report = json.loads((workflow.directory / "results" / "preflight.json").read_text())
     assert len(report["problems"]) == 1 and expected in report["problems"][0]

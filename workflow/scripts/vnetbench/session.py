@@ -22,8 +22,12 @@ def _say(line: str) -> None:
     print(f"vnetbench: {line}", file=sys.stderr, flush=True)
 
 
+class SessionFailed(Exception):
+    """The hosts could not be prepared or checked; everything started was cleaned up."""
+
+
 def start(experiment: Experiment, preflight_path: str, warmup: bool = False) -> dict:
-    """Prepare and check every host; on problems, clean up, name them all, and stop the run."""
+    """Prepare and check every host; on problems, clean up and raise SessionFailed naming them all."""
     if MARKER.exists():
         _say("cleaning up after an earlier run that did not end")
         end(experiment)
@@ -36,8 +40,7 @@ def start(experiment: Experiment, preflight_path: str, warmup: bool = False) -> 
         problems = getattr(failure, "problems", [str(failure)])
         _write_report(preflight_path, {"checked_at": utc_now(), "problems": problems})
         end(experiment)
-        _say(f"{failure}\nNothing was measured.")
-        sys.exit(1)
+        raise SessionFailed(f"{failure}\nNothing was measured.") from None
     except BaseException:
         end(experiment)
         raise

@@ -24,6 +24,24 @@ DATA = Path(__file__).parent / "data"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
+def pids_of(binary: str, port: int) -> list[int]:
+    """Live `binary` processes (netserver, netperf) whose command line names `port`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv[0].endswith(binary.encode()) and str(port).encode() in argv:
+            pids.append(int(entry.name))
+    return pids
+
+
+def cell_jobs(done) -> int:
+    """How many cell jobs a finished Snakemake run executed."""
+    return (done.stdout + done.stderr).count("rule cell:")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -19,7 +19,7 @@ from vnetbench import cell, netserver
 from vnetbench.config import Cell, Platform
 from vnetbench.hosts import Host, Unreachable
 
-from .conftest import free_port, tiny_config
+from .conftest import cell_jobs, free_port, pids_of, tiny_config
 from .test_testbed import EMBEDDED, leftovers
 
 pytestmark = pytest.mark.slow
@@ -38,10 +38,6 @@ def summary(done) -> str:
     lines = done.stderr.splitlines()
     start = next(i for i, line in enumerate(lines) if " cells: " in line and line.startswith("vnetbench:"))
     return "\n".join(lines[start : start + 25])
-
-
-def cell_jobs(done) -> int:
-    return (done.stdout + done.stderr).count("rule cell:")
 
 
 def wrapper(path: Path, script: str) -> str:
@@ -120,7 +116,7 @@ def test_netserver_that_cannot_restart_fails_cleanly_then_rerun_finishes(workflo
 
 
 def test_frozen_netserver_times_out_and_netperf_is_killed(netserver_port, tmp_path):
-    pid = next(p for p in _pids("netserver") if str(netserver_port) in _cmdline(p))
+    pid = min(pids_of("netserver", netserver_port))  # the listener, not a per-test child
     platform = Platform(
         "native",
         "loopback",
@@ -135,28 +131,10 @@ def test_frozen_netserver_times_out_and_netperf_is_killed(netserver_port, tmp_pa
                 Cell("native", "TCP_RR", 1, 1), platform, cell.Settings(1, 2, 2), {}, str(tmp_path / "r")
             )
         assert time.monotonic() - began < 6  # duration + margin, far below netperf's own 120 s
-        assert not [p for p in _pids("netperf") if str(netserver_port) in _cmdline(p)]
+        assert not pids_of("netperf", netserver_port)
         assert not (tmp_path / "r").exists()
     finally:
         os.kill(pid, signal.SIGCONT)
-
-
-def _pids(name: str) -> list[int]:
-    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _comm(p) == name]
-
-
-def _comm(proc: Path) -> str:
-    try:
-        return (proc / "comm").read_text().strip()
-    except OSError:
-        return ""
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
 
 
 # 3. the server host becomes unreachable

@@ -6,26 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .conftest import free_port, tiny_config
+from .conftest import cell_jobs, free_port, pids_of, tiny_config
 
 pytestmark = pytest.mark.slow
-
-
-def netserver_pids(port: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv[0].endswith(b"netserver") and str(port).encode() in argv:
-            pids.append(int(entry.name))
-    return pids
-
-
-def cell_jobs(done) -> int:
-    """How many cell jobs a finished run executed."""
-    return (done.stdout + done.stderr).count("rule cell:")
 
 
 def test_tiny_grid_end_to_end(workflow):
@@ -50,7 +33,7 @@ def test_tiny_grid_end_to_end(workflow):
     # The run cleans up after itself: no netserver, no run-scoped files.
     assert not (workflow.directory / ".vnetbench" / "run").exists()
     assert not Path(f"/tmp/vnetbench-netserver-local-127.0.0.1-{port}.pid").exists()
-    assert not netserver_pids(port)
+    assert not pids_of("netserver", port)
     # Everything exists: a second run does nothing.
     assert workflow.planned() == {}
     provenance = json.loads((results / "provenance.json").read_text())

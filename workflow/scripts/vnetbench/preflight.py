@@ -147,7 +147,7 @@ def stop_netservers(experiment: Experiment) -> list[str]:
     done, seen = [], set()
     for platform in experiment.platforms.values():
         server = platform.server
-        if netserver.pidfile(server) in seen and server.is_local:
+        if netserver.pidfile(server) in seen:  # the pid file names the host: one stop per netserver
             continue
         seen.add(netserver.pidfile(server))
         session = open_session(server)

@@ -27,7 +27,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import signal
 import subprocess
 import time
@@ -360,6 +359,3 @@ def inventory(testbed: Testbed) -> dict:
         },
         "hosts": hosts,
     }
-
-
-LINK_RATE = re.compile(r"^[0-9]+(\.[0-9]+)?(bit|kbit|mbit|gbit)$")

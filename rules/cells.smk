@@ -2,6 +2,8 @@
 
 
 rule cell:
+    input:
+        unpack(guest_image_for),
     output:
         "results/raw/{platform}/{test}/{size_bytes}/{rep}.json",
     log:

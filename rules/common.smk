@@ -11,6 +11,13 @@ RUN_STARTED = time.time()
 # Host facts found by preflight; cells copy them into their records.
 PREFLIGHT = "results/preflight.json"
 
+# The vm platform's guest image (rules/guest.smk), kept out of results/.
+GUEST_IMAGE = {
+    "kernel": "resources/guest/vmlinuz",
+    "initramfs": "resources/guest/initramfs.cpio.gz",
+    "manifest": "resources/guest/manifest.json",
+}
+
 
 # Names are validated ([a-z][a-z0-9_]*), so they are safe as regex alternatives; exact
 # alternatives keep "{figure}.csv" from matching "{figure}_vs_{baseline}.csv".
@@ -63,6 +70,15 @@ def cell_priority(wildcards):
 def platform_labels(wildcards=None):
     """Platform name -> legend label, in config order."""
     return {p.name: p.label for p in EXPERIMENT.platforms.values()}
+
+
+def guest_image_for(wildcards):
+    """A vm cell's guest image. ancient(): a newer image file alone remeasures nothing;
+    rebuilding the image in a run (its inputs changed, or it was deleted) remeasures
+    that run's vm cells, as the guest they measure changed."""
+    if not EXPERIMENT.platforms[wildcards.platform].virtual_machine:
+        return {}
+    return {role: ancient(path) for role, path in GUEST_IMAGE.items()}
 
 
 def cell_measurement(wildcards):

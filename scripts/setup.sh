@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what vnetbench needs, idempotently: netperf (Debian non-free or
-# Ubuntu multiverse when it is not on PATH), openssh-server, iproute2, and a
+# Ubuntu multiverse when it is not on PATH), openssh-server, iproute2, QEMU, and a
 # virtualenv in .venv with the pinned Python dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +57,9 @@ command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 command -v timeout >/dev/null || missing+=(coreutils)
+# The vm platform: QEMU, and readelf to find the guest binaries' libraries.
+command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+command -v readelf >/dev/null || missing+=(binutils)
 if [ ${#missing[@]} -gt 0 ]; then say "installing ${missing[*]}"; apt_install "${missing[@]}"; fi
 
 python=${PYTHON:-python3}

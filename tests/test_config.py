@@ -151,6 +151,7 @@ def test_every_schema_key_is_documented():
     schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
     readme = (ROOT / "config" / "README.md").read_text()
     keys = set(schema["properties"]) | set(schema["definitions"]["host"]["properties"])
+    keys |= set(schema["properties"]["guest"]["properties"])
     keys |= {"label", "client", "server", "test", "sizes", "metric", "title"}
     undocumented = [key for key in sorted(keys) if not re.search(rf"`{key}`", readme)]
     assert not undocumented

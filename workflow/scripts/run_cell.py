@@ -2,11 +2,14 @@
 
 import os
 import sys
+from pathlib import Path
 
-from vnetbench import cell
-from vnetbench.config import Cell, platform_from_config
+from vnetbench import cell, guests, session
+from vnetbench.config import Cell, experiment_from_validated, platform_from_config
 from vnetbench.hosts import HostError
+from vnetbench.preflight import PreflightFailed
 from vnetbench.records import read_json
+from vnetbench.testbed import TestbedError
 
 snakemake = globals()["snakemake"]
 wildcards, config = snakemake.wildcards, snakemake.config
@@ -25,14 +28,29 @@ with open(snakemake.log[0], "w") as log_file:
     )
     try:
         platform = platform_from_config(config, wildcards.platform)
+        extra = {"run_order": config["run_order"], "run_order_seed": config["run_order_seed"]}
+        if platform.virtual_machine:
+            image = guests.Image(
+                *(Path(snakemake.input[role]) for role in ("kernel", "initramfs", "manifest"))
+            )
+            experiment = experiment_from_validated(config)
+
+            # Booting takes seconds: say so on the terminal too.
+            def say(line: str) -> None:
+                log(line)
+                print(f"vnetbench: {line}", file=sys.stderr, flush=True)
+
+            state = session.ensure_guests(
+                experiment, image, snakemake.params.preflight, config["warmup"], say
+            )
+            extra["guest"] = guests.record_facts(state)
         facts = (
             read_json(snakemake.params.preflight)["hosts"]
             if os.path.exists(snakemake.params.preflight)
             else {}
         )
-        run_order = {"run_order": config["run_order"], "run_order_seed": config["run_order_seed"]}
-        record = cell.run(this_cell, platform, settings, facts, snakemake.output[0], log, run_order)
-    except (cell.CellFailed, HostError, OSError) as error:
+        record = cell.run(this_cell, platform, settings, facts, snakemake.output[0], log, extra)
+    except (cell.CellFailed, HostError, TestbedError, PreflightFailed, OSError) as error:
         log(f"FAILED: {error}")
         print(f"vnetbench: {error}", file=sys.stderr)
         sys.exit(1)

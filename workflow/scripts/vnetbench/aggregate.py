@@ -40,6 +40,7 @@ def figure_table(
     figure: str, test: str, labels: dict[str, str], records: list[dict], thresholds: Thresholds = Thresholds()
 ) -> pd.DataFrame:
     """Summarize the records of one figure; `labels` orders the platforms."""
+    labels = resolve_labels(labels, records)
     metrics = list(UNITS) if test in RR_TESTS else ["throughput_mbit_s"]
     order = {name: index for index, name in enumerate(labels)}
     rows = []
@@ -64,6 +65,20 @@ def figure_table(
                 }
             )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def resolve_labels(labels: dict[str, str], records: list[dict]) -> dict[str, str]:
+    """Fill a label's {accel} with the accelerator its platform's records name (TCG, KVM),
+    so that a legend says what was measured rather than what was hoped for."""
+    resolved = {}
+    for platform, label in labels.items():
+        if "{accel}" in label:
+            used = {
+                r["guest"]["accel"].upper() for r in records if r["platform"] == platform and "guest" in r
+            }
+            label = label.replace("{accel}", "+".join(sorted(used)) or "?")
+        resolved[platform] = label
+    return resolved
 
 
 def group_records(records: list[dict], test: str) -> dict[tuple[str, int], list[dict]]:

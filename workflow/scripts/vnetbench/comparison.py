@@ -5,7 +5,7 @@ import zlib
 
 import pandas as pd
 
-from .aggregate import group_records
+from .aggregate import group_records, resolve_labels
 from .stats import bootstrap_ratio_of_medians
 
 RATIO_COLUMNS = [
@@ -34,6 +34,7 @@ def ratios(
     figure: str, test: str, metric: str, labels: dict[str, str], records: list[dict], baseline: str, seed: int
 ) -> pd.DataFrame:
     """median(platform) / median(baseline) per size, with a 95% bootstrap interval."""
+    labels = resolve_labels(labels, records)
     groups = group_records(records, test)
     rows = []
     for platform in labels:

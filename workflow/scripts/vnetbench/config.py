@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from .guests import Settings as GuestSettings
 from .hosts import LOCAL, Host
 from .netperf import RR_TESTS, STREAM_TESTS
 from .sizes import UDP_MAX_PAYLOAD, parse_size
@@ -36,6 +37,8 @@ class Platform:
     label: str
     client: Host
     server: Host
+    # Its hosts are QEMU guests of the embedded testbed, booted by the first cell that needs them.
+    virtual_machine: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class Experiment:
     netperf_options: tuple[str, ...]
     platforms: dict[str, Platform]
     figures: dict[str, Figure]
+    guest: GuestSettings = GuestSettings()
 
     def cells(self, figure: str | None = None) -> list[Cell]:
         """Every cell of one figure, or of all figures (each cell once)."""
@@ -250,7 +254,11 @@ def _platform(name: str, spec: dict, testbed: Testbed | None) -> Platform:
                 )
         client, server = PLATFORM_NODES[spec["embedded"]]
         return Platform(
-            name, spec["label"], testbed.host(client, "client", name), testbed.host(server, "server", name)
+            name,
+            spec["label"],
+            testbed.host(client, "client", name),
+            testbed.host(server, "server", name),
+            virtual_machine=spec["embedded"] == "vm",
         )
     if "embedded" in spec:
         raise ConfigError(f"{key}.embedded", "only with testbed: embedded", "client and server hosts")
@@ -308,6 +316,13 @@ def platform_from_config(config: dict, name: str, workdir: str = ".") -> Platfor
     return _platform(name, config["platforms"][name], _testbed(config, workdir))
 
 
+def guest_settings(config: dict) -> GuestSettings:
+    guest = config["guest"]
+    return GuestSettings(
+        guest["accel"], guest["memory_mb"], guest["boot_timeout"], guest["kvm_probe_timeout"]
+    )
+
+
 def experiment_from_validated(config: dict, workdir: str = ".") -> Experiment:
     """The Experiment of a config that load_experiment already validated (no schema pass)."""
     testbed = _testbed(config, workdir)
@@ -320,4 +335,5 @@ def experiment_from_validated(config: dict, workdir: str = ".") -> Experiment:
         netperf_options=tuple(config["netperf_options"]),
         platforms={name: _platform(name, spec, testbed) for name, spec in config["platforms"].items()},
         figures={name: _figure(name, spec) for name, spec in config["figures"].items()},
+        guest=guest_settings(config),
     )

@@ -28,10 +28,19 @@ command -v "$1" >/dev/null 2>&1 || { echo "$1: not found"; exit 127; }
 setsid "$@" </dev/null >/dev/null 2>&1 &
 pid=$!
 echo "$pid" >"$pidfile"
-sleep 0.2
-if kill -0 "$pid" 2>/dev/null; then echo "started $pid"; exit 0; fi
+# Started is not listening: a slow host (an emulated guest) takes a while.
+port=$(printf '%04X' "$4")
+sleep 0.2  # one that cannot bind exits within this
+for _ in $(seq 50); do
+  kill -0 "$pid" 2>/dev/null || break
+  if grep -qi " [0-9a-f]*:$port [0-9a-f]*:0000 0A" /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
+    echo "started $pid"; exit 0
+  fi
+  sleep 0.1
+done
+if kill -0 "$pid" 2>/dev/null; then echo "started $pid (not yet listening after 5 s)"; exit 0; fi
 rm -f "$pidfile"
-echo "netserver exited at once: is port $3 in use on this host?"
+echo "netserver exited at once: is port $4 in use on this host?"
 exit 1
 """
 )

@@ -7,7 +7,7 @@ one-transaction netperf. Every problem is collected, so one run names them all.
 """
 
 from . import netperf, netserver
-from .config import Experiment
+from .config import Experiment, Platform
 from .hosts import Host, HostError, open_session, shell
 from .records import utc_now
 
@@ -91,11 +91,12 @@ def check_data_path(session, client: Host, server: Host) -> str | None:
     return None
 
 
-def run(experiment: Experiment) -> dict:
-    """Check every host and return the report; PreflightFailed lists every problem."""
+def run(experiment: Experiment, platforms: list[Platform] | None = None) -> dict:
+    """Check every host of `platforms` (default: all) and return the report;
+    PreflightFailed lists every problem."""
     report = {"checked_at": utc_now(), "hosts": {}, "platforms": {}, "problems": []}
     problems = report["problems"]
-    for platform in experiment.platforms.values():
+    for platform in experiment.platforms.values() if platforms is None else platforms:
         sessions = {}
         try:
             for host in (platform.client, platform.server):

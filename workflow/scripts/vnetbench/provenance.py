@@ -5,6 +5,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from .guests import record_facts
 from .records import utc_now
 
 
@@ -44,6 +45,8 @@ def provenance(config: dict, preflight: dict | None, workflow_dir: str, snakemak
         },
         "hosts_checked_at": preflight.get("checked_at"),
         "hosts": preflight.get("hosts", {}),
+        # The vm platform's QEMU guests as booted (accelerator and why, QEMU, kernel, image), if any.
+        "guests": record_facts(preflight["guests"]) if "accel" in preflight.get("guests", {}) else None,
         "config": config,
     }
 

@@ -10,10 +10,10 @@ without ending.
 import sys
 from pathlib import Path
 
-from . import cell, preflight, testbed
-from .config import Cell, Experiment
+from . import cell, guests, preflight, testbed
+from .config import Cell, Experiment, Platform
 from .hosts import HostError
-from .records import utc_now, write_json_atomic
+from .records import read_json, utc_now, write_json_atomic
 
 MARKER = Path(".vnetbench") / "session.json"
 
@@ -35,7 +35,8 @@ def start(experiment: Experiment, preflight_path: str, warmup: bool = False) -> 
     try:
         if experiment.testbed:
             testbed.up(experiment.testbed, log=_say)
-        report = preflight.run(experiment)
+        # QEMU guests are checked when the first vm cell boots them (ensure_guests).
+        report = preflight.run(experiment, _platforms(experiment, virtual_machine=False))
     except (preflight.PreflightFailed, testbed.TestbedError) as failure:
         problems = getattr(failure, "problems", [str(failure)])
         _write_report(preflight_path, {"checked_at": utc_now(), "problems": problems})
@@ -48,8 +49,32 @@ def start(experiment: Experiment, preflight_path: str, warmup: bool = False) -> 
         report["testbed"] = testbed.inventory(experiment.testbed)
     _write_report(preflight_path, report)
     if warmup:
-        warm_up(experiment)
+        warm_up(experiment, _platforms(experiment, virtual_machine=False))
     return report
+
+
+def _platforms(experiment: Experiment, virtual_machine: bool) -> list[Platform]:
+    return [p for p in experiment.platforms.values() if p.virtual_machine == virtual_machine]
+
+
+def ensure_guests(
+    experiment: Experiment, image: guests.Image, preflight_path: str, warmup: bool, log=_say
+) -> dict:
+    """Boot the vm platforms' guests unless they run; after a boot, check them as preflight
+    checks every other host and add what it found to the run's preflight report."""
+
+    def check(state: dict) -> None:
+        platforms = _platforms(experiment, virtual_machine=True)
+        found = preflight.run(experiment, platforms)
+        report = read_json(preflight_path) if Path(preflight_path).exists() else {}
+        for section in ("hosts", "platforms"):
+            report.setdefault(section, {}).update(found[section])
+        report["guests"] = state
+        _write_report(preflight_path, report)
+        if warmup:
+            warm_up(experiment, platforms)
+
+    return guests.ensure(experiment.testbed, image, experiment.guest, log, on_boot=check)
 
 
 def _write_report(path: str, report: dict) -> None:
@@ -60,12 +85,12 @@ def _write_report(path: str, report: dict) -> None:
         _say(f"could not write {path} ({error.strerror}); cells will record no host facts")
 
 
-def warm_up(experiment: Experiment) -> None:
+def warm_up(experiment: Experiment, platforms: list[Platform]) -> None:
     """One unrecorded netperf run per platform and test, so that no measured cell pays for
     cold caches, ARP or a netserver's first connection."""
     settings = cell.Settings(duration=1, timeout_margin=experiment.timeout_margin, retries=experiment.retries)
     for figure in {f.test: f for f in experiment.figures.values()}.values():
-        for platform in experiment.platforms.values():
+        for platform in platforms:
             warm = Cell(platform.name, figure.test, figure.sizes[0], 0)
             try:
                 cell.measure(warm, platform, settings, log=lambda line: None)

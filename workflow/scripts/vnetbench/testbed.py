@@ -36,7 +36,7 @@ from pathlib import Path
 from .hosts import Host
 from .sshd import SSHServer, generate_key, wait_listening
 
-PLATFORM_NODES = {"native": ("a", "b"), "openvz": ("ca", "cb"), "xen": ("ga", "gb")}
+PLATFORM_NODES = {"native": ("a", "b"), "openvz": ("ca", "cb"), "xen": ("ga", "gb"), "vm": ("va", "vb")}
 DATA_ADDRESS = {
     "a": "198.18.0.1",
     "b": "198.18.0.2",
@@ -44,7 +44,13 @@ DATA_ADDRESS = {
     "gb": "198.18.0.12",
     "ca": "198.18.1.2",
     "cb": "198.18.2.2",
+    "va": "198.18.0.21",
+    "vb": "198.18.0.22",
 }
+# QEMU guests (guests.py) run inside their machine's namespace, booted on first use; their
+# SSH is forwarded from the machine's management address.
+GUEST_MACHINE = {"va": "a", "vb": "b"}
+GUEST_SSH_PORT = 2222
 _MGMT_HOST = {"a": 10, "b": 11, "ca": 12, "cb": 13, "ga": 14, "gb": 15}
 _NODE_TITLE = {
     "a": "machine A",
@@ -53,6 +59,8 @@ _NODE_TITLE = {
     "cb": "container on B",
     "ga": "guest on A",
     "gb": "guest on B",
+    "va": "QEMU guest on A",
+    "vb": "QEMU guest on B",
 }
 
 
@@ -96,13 +104,19 @@ class Testbed:
     def known_hosts(self) -> Path:
         return self.state_dir / "known_hosts"
 
+    @property
+    def guest_known_hosts(self) -> Path:
+        return self.state_dir / "known_hosts_guests"  # rewritten at every guest boot
+
     def host(self, node: str, role: str, platform: str) -> Host:
         """A testbed node as the same kind of SSH host as any external one."""
+        guest = node in GUEST_MACHINE
         return Host(
             name=f"{platform} {role}",
-            ssh_host=self.mgmt_address(node),
+            ssh_host=self.mgmt_address(GUEST_MACHINE.get(node, node)),
+            port=GUEST_SSH_PORT if guest else 22,
             key=str(self.client_key),
-            known_hosts=str(self.known_hosts),
+            known_hosts=str(self.guest_known_hosts if guest else self.known_hosts),
             address=DATA_ADDRESS[node] if role == "server" else None,
             # Measurements are tied to the node, not to this checkout's management addresses.
             identity=f"embedded {_NODE_TITLE[node]}",
@@ -126,7 +140,7 @@ def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
     return done
 
 
-def _ip(netns: str | None, *args: str) -> None:
+def ip_in(netns: str | None, *args: str) -> None:
     _run("ip", *(["-n", netns] if netns else []), *args)
 
 
@@ -150,10 +164,10 @@ def is_up(testbed: Testbed) -> bool:
     expected = {testbed.netns(node) for node in _MGMT_HOST} | {testbed.mgmt_netns}
     if not expected <= set(namespaces(testbed)) or set(pids) != set(_MGMT_HOST):
         return False
-    return all(_process_name(pid) == "sshd" for pid in pids.values())
+    return all(process_name(pid) == "sshd" for pid in pids.values())
 
 
-def _process_name(pid: int) -> str | None:
+def process_name(pid: int) -> str | None:
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
@@ -208,48 +222,48 @@ def _build(testbed: Testbed) -> None:
     nodes = list(_MGMT_HOST)
     for node in [*nodes, "mgmt"]:
         _run("ip", "netns", "add", testbed.netns(node))
-        _ip(testbed.netns(node), "link", "set", "lo", "up")
+        ip_in(testbed.netns(node), "link", "set", "lo", "up")
 
     # Management: root <-> bridge in the mgmt namespace <-> every host.
     mgmt = testbed.mgmt_netns
-    _ip(mgmt, "link", "add", "br0", "type", "bridge")
-    _ip(mgmt, "link", "set", "br0", "up")
-    _ip(None, "link", "add", testbed.root_link, "type", "veth", "peer", "name", "root", "netns", mgmt)
-    _ip(None, "addr", "add", f"{testbed.mgmt_net}.1/24", "dev", testbed.root_link)
-    _ip(None, "link", "set", testbed.root_link, "up")
-    _ip(mgmt, "link", "set", "root", "master", "br0", "up")
+    ip_in(mgmt, "link", "add", "br0", "type", "bridge")
+    ip_in(mgmt, "link", "set", "br0", "up")
+    ip_in(None, "link", "add", testbed.root_link, "type", "veth", "peer", "name", "root", "netns", mgmt)
+    ip_in(None, "addr", "add", f"{testbed.mgmt_net}.1/24", "dev", testbed.root_link)
+    ip_in(None, "link", "set", testbed.root_link, "up")
+    ip_in(mgmt, "link", "set", "root", "master", "br0", "up")
     for node in nodes:
         _veth(testbed.netns(node), "mgmt0", mgmt, f"h-{node}")
-        _ip(mgmt, "link", "set", f"h-{node}", "master", "br0", "up")
-        _ip(testbed.netns(node), "addr", "add", f"{testbed.mgmt_address(node)}/24", "dev", "mgmt0")
-        _ip(testbed.netns(node), "link", "set", "mgmt0", "up")
+        ip_in(mgmt, "link", "set", f"h-{node}", "master", "br0", "up")
+        ip_in(testbed.netns(node), "addr", "add", f"{testbed.mgmt_address(node)}/24", "dev", "mgmt0")
+        ip_in(testbed.netns(node), "link", "set", "mgmt0", "up")
 
     # The wire between the machines, on a bridge in each (dom0's bridge for the guests).
     _veth(testbed.netns("a"), "wire", testbed.netns("b"), "wire")
     for machine, peer, guest, container, subnet in (("a", "b", "ga", "ca", 1), ("b", "a", "gb", "cb", 2)):
         ns = testbed.netns(machine)
         _in(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        _ip(ns, "link", "add", "br0", "type", "bridge")
-        _ip(ns, "link", "set", "wire", "master", "br0", "up")
-        _ip(ns, "addr", "add", f"{DATA_ADDRESS[machine]}/24", "dev", "br0")
-        _ip(ns, "link", "set", "br0", "up")
+        ip_in(ns, "link", "add", "br0", "type", "bridge")
+        ip_in(ns, "link", "set", "wire", "master", "br0", "up")
+        ip_in(ns, "addr", "add", f"{DATA_ADDRESS[machine]}/24", "dev", "br0")
+        ip_in(ns, "link", "set", "br0", "up")
         if testbed.link_rate:
             _in(ns, "tc", "qdisc", "replace", "dev", "wire", "root", "tbf", "rate", testbed.link_rate,
                 "burst", "64kb", "latency", "50ms")  # fmt: skip
         # Xen-style guest: a veth whose machine end is a port of the bridge.
         _veth(ns, "vg", testbed.netns(guest), "eth0")
-        _ip(ns, "link", "set", "vg", "master", "br0", "up")
-        _ip(testbed.netns(guest), "addr", "add", f"{DATA_ADDRESS[guest]}/24", "dev", "eth0")
-        _ip(testbed.netns(guest), "link", "set", "eth0", "up")
+        ip_in(ns, "link", "set", "vg", "master", "br0", "up")
+        ip_in(testbed.netns(guest), "addr", "add", f"{DATA_ADDRESS[guest]}/24", "dev", "eth0")
+        ip_in(testbed.netns(guest), "link", "set", "eth0", "up")
         # OpenVZ-style container: a veth routed by the machine's kernel.
         _veth(ns, "vc", testbed.netns(container), "eth0")
-        _ip(ns, "addr", "add", f"198.18.{subnet}.1/24", "dev", "vc")
-        _ip(ns, "link", "set", "vc", "up")
-        _ip(testbed.netns(container), "addr", "add", f"{DATA_ADDRESS[container]}/24", "dev", "eth0")
-        _ip(testbed.netns(container), "link", "set", "eth0", "up")
-        _ip(testbed.netns(container), "route", "add", "default", "via", f"198.18.{subnet}.1")
+        ip_in(ns, "addr", "add", f"198.18.{subnet}.1/24", "dev", "vc")
+        ip_in(ns, "link", "set", "vc", "up")
+        ip_in(testbed.netns(container), "addr", "add", f"{DATA_ADDRESS[container]}/24", "dev", "eth0")
+        ip_in(testbed.netns(container), "link", "set", "eth0", "up")
+        ip_in(testbed.netns(container), "route", "add", "default", "via", f"198.18.{subnet}.1")
         peer_subnet = 3 - subnet
-        _ip(ns, "route", "add", f"198.18.{peer_subnet}.0/24", "via", DATA_ADDRESS[peer])
+        ip_in(ns, "route", "add", f"198.18.{peer_subnet}.0/24", "via", DATA_ADDRESS[peer])
 
 
 def _veth(netns: str, name: str, peer_netns: str, peer_name: str) -> None:
@@ -293,7 +307,7 @@ def down(testbed: Testbed, log=print) -> list[str]:
     for netns in namespaces(testbed):
         pids = [int(pid) for pid in _run("ip", "netns", "pids", netns).stdout.split()]
         for pid in pids:
-            _kill(pid)
+            kill_pid(pid)
         _run("ip", "netns", "del", netns)
         done.append(f"{netns}: deleted" + (f", stopped pids {' '.join(map(str, pids))}" if pids else ""))
     # The root end of the management veth dies with its peer's namespace, asynchronously:
@@ -303,7 +317,8 @@ def down(testbed: Testbed, log=print) -> list[str]:
         done.append(f"{testbed.root_link}: deleted")
     if _link_exists(testbed.root_link):
         raise TestbedError(f"could not delete {testbed.root_link}")
-    (testbed.state_dir / "state.json").unlink(missing_ok=True)
+    for state in ("state.json", "guests.json"):
+        (testbed.state_dir / state).unlink(missing_ok=True)  # guests died with their namespaces
     for stale in Path("/tmp").glob(f"vnetbench-netserver-{testbed.mgmt_net}.*.pid"):
         stale.unlink(missing_ok=True)  # their netservers were stopped with their namespaces
     for line in done:
@@ -311,7 +326,7 @@ def down(testbed: Testbed, log=print) -> list[str]:
     return done
 
 
-def _kill(pid: int) -> None:
+def kill_pid(pid: int) -> None:
     """SIGTERM, then SIGKILL if it is still alive after a second; reaps our own children."""
     try:
         os.kill(pid, signal.SIGTERM)
@@ -338,15 +353,16 @@ def _alive(pid: int) -> bool:
 def inventory(testbed: Testbed) -> dict:
     """Hosts, addresses and ready-to-paste ssh command lines."""
     hosts = {}
-    for node in _MGMT_HOST:
+    for node in [*_MGMT_HOST, *GUEST_MACHINE]:
+        host = testbed.host(node, "", "")
         hosts[node] = {
-            "what": _NODE_TITLE[node],
-            "netns": testbed.netns(node),
-            "ssh_address": testbed.mgmt_address(node),
+            "what": _NODE_TITLE[node] + (" (booted by the first vm cell)" if node in GUEST_MACHINE else ""),
+            "netns": testbed.netns(GUEST_MACHINE.get(node, node)),
+            "ssh_address": f"{host.ssh_host}:{host.port}",
             "data_address": DATA_ADDRESS[node],
             "ssh": (
-                f"ssh -i {testbed.client_key} -o UserKnownHostsFile={testbed.known_hosts} "
-                f"-o StrictHostKeyChecking=yes root@{testbed.mgmt_address(node)}"
+                f"ssh -i {testbed.client_key} -o UserKnownHostsFile={host.known_hosts} "
+                f"-o StrictHostKeyChecking=yes -p {host.port} root@{host.ssh_host}"
             ),
         }
     return {

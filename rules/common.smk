@@ -73,12 +73,11 @@ def platform_labels(wildcards=None):
 
 
 def guest_image_for(wildcards):
-    """A vm cell's guest image. ancient(): a newer image file alone remeasures nothing;
-    rebuilding the image in a run (its inputs changed, or it was deleted) remeasures
-    that run's vm cells, as the guest they measure changed."""
+    """A vm cell's guest image. A rebuilt image (its inputs changed, or it was deleted)
+    remeasures the vm cells: the guest they measure changed."""
     if not EXPERIMENT.platforms[wildcards.platform].virtual_machine:
         return {}
-    return {role: ancient(path) for role, path in GUEST_IMAGE.items()}
+    return GUEST_IMAGE
 
 
 def cell_measurement(wildcards):

@@ -209,3 +209,31 @@ def workflow(tmp_path):
                 port = spec.get("netserver_port", 12865)
                 host = Host("server", "local", address=spec["address"], netserver_port=port)
                 netserver.stop(open_session(host), host)
+
+
+def leftovers(bed: testbed.Testbed) -> list[str]:
+    """Anything of this testbed instance that still exists."""
+    found = [f"netns {name}" for name in testbed.namespaces(bed)]
+    if subprocess.run(["ip", "link", "show", bed.root_link], capture_output=True).returncode == 0:
+        found.append(f"link {bed.root_link}")
+    state_dir = str(bed.state_dir)
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if state_dir in cmdline:
+            found.append(f"process {entry.name}: {cmdline}")
+    return found
+
+
+@pytest.fixture
+def bed(tmp_path):
+    """A testbed that is up; it is taken down at teardown, and must leave nothing."""
+    this = testbed.for_workdir(tmp_path)
+    testbed.up(this, log=lambda line: None)
+    try:
+        yield this
+    finally:
+        testbed.down(this, log=lambda line: None)
+        assert leftovers(this) == []

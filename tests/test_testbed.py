@@ -5,13 +5,12 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from vnetbench import cell, preflight, testbed
 from vnetbench.config import Cell, load_experiment
 
-from .conftest import tiny_config
+from .conftest import leftovers, tiny_config
 
 pytestmark = [
     pytest.mark.root,
@@ -29,34 +28,6 @@ def embedded_config(**overrides) -> dict:
 
 def ip(netns: str, *args: str) -> str:
     return subprocess.run(["ip", "-n", netns, *args], capture_output=True, text=True, check=True).stdout
-
-
-def leftovers(bed: testbed.Testbed) -> list[str]:
-    """Anything of this testbed instance that still exists."""
-    found = [f"netns {name}" for name in testbed.namespaces(bed)]
-    if subprocess.run(["ip", "link", "show", bed.root_link], capture_output=True).returncode == 0:
-        found.append(f"link {bed.root_link}")
-    state_dir = str(bed.state_dir)
-    for entry in Path("/proc").iterdir():
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if state_dir in cmdline:
-            found.append(f"process {entry.name}: {cmdline}")
-    return found
-
-
-@pytest.fixture
-def bed(tmp_path):
-    """A testbed that is up; it is taken down at teardown, and must leave nothing."""
-    this = testbed.for_workdir(tmp_path)
-    testbed.up(this, log=lambda line: None)
-    try:
-        yield this
-    finally:
-        testbed.down(this, log=lambda line: None)
-        assert leftovers(this) == []
 
 
 def test_each_platform_path_goes_where_it_claims(bed):

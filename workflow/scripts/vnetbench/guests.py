@@ -37,6 +37,7 @@ from .testbed import (
     Testbed,
     TestbedError,
     ip_in,
+    is_alive,
     kill_pid,
     process_name,
 )
@@ -99,8 +100,13 @@ def running(testbed: Testbed) -> dict | None:
     except (OSError, ValueError):
         return None
     pids = [entry.get("pid") for entry in state.get("guests", {}).values()]
-    alive = len(pids) == len(GUESTS) and all(process_name(pid) == QEMU[:15] for pid in pids)
+    alive = len(pids) == len(GUESTS) and all(qemu_alive(pid) for pid in pids)
     return state if alive or "failed" in state else None
+
+
+def qemu_alive(pid: int) -> bool:
+    """A live QEMU (not a zombie waiting for init to reap it)."""
+    return process_name(pid) == QEMU[:15] and is_alive(pid)
 
 
 @contextlib.contextmanager
@@ -302,7 +308,7 @@ def _wait_ready(testbed: Testbed, launch: _Launch, timeout: float) -> dict:
         return GuestBootError(_evidence(guest, launch.accel, problem, launch.argv, _read(console)))
 
     while READY not in _read(console):
-        if process_name(launch.pid) != QEMU[:15]:
+        if not qemu_alive(launch.pid):
             raise fail("QEMU exited during boot")
         if time.monotonic() > deadline:
             raise fail(f"no '{READY}' line within {timeout:g} s")
@@ -358,7 +364,7 @@ def _stop_guest(testbed: Testbed, guest: Guest) -> str | None:
     stopped = None
     with contextlib.suppress(OSError, ValueError):
         pid = int(pidfile.read_text())
-        if process_name(pid) == QEMU[:15]:
+        if qemu_alive(pid):
             kill_pid(pid)
             stopped = f"guest {guest.node}: stopped qemu {pid}"
     pidfile.unlink(missing_ok=True)

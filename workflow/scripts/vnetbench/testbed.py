@@ -331,7 +331,7 @@ def kill_pid(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
         for _ in range(50):
-            if not _alive(pid):
+            if not is_alive(pid):
                 return
             time.sleep(0.02)
         os.kill(pid, signal.SIGKILL)
@@ -339,7 +339,7 @@ def kill_pid(pid: int) -> None:
         pass
 
 
-def _alive(pid: int) -> bool:
+def is_alive(pid: int) -> bool:
     with contextlib.suppress(ChildProcessError):
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False  # it was our child (an sshd started by this process), now reaped

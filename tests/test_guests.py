@@ -1,0 +1,173 @@
+"""The vm platform: real QEMU guests built from Debian packages, reached over real SSH."""
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from vnetbench import guest_image, guests, netperf, netserver, testbed
+from vnetbench.hosts import HostKeyRejected, open_session
+
+from .conftest import leftovers, tiny_config
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0, reason="namespaces and taps need root"),
+    pytest.mark.skipif(shutil.which(guests.QEMU) is None, reason="qemu-system-x86 is not installed"),
+]
+RC = Path(__file__).resolve().parents[1] / "workflow" / "guest" / "rc"
+QUIET = {"log": lambda line: None}
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory) -> guests.Image:
+    """The guest image, built once from Debian packages by the workflow's own builder."""
+    out = tmp_path_factory.mktemp("guest")
+    paths = guests.Image(out / "vmlinuz", out / "initramfs.cpio.gz", out / "manifest.json")
+    guest_image.build("linux-image-cloud-amd64", RC, paths.kernel, paths.initramfs, paths.manifest, **QUIET)
+    return paths
+
+
+def test_a_guest_boots_answers_ssh_with_strict_host_keys_and_serves_netperf(bed, image):
+    state = guests.ensure(bed, image, guests.Settings(), **QUIET)
+    manifest = json.loads(image.manifest.read_text())
+    assert state["accel"] in ("kvm", "tcg") and state["accel_reason"]
+    assert all(0 < entry["boot_s"] < 60 for entry in state["guests"].values())
+    client, server = bed.host("va", "client", "vm"), bed.host("vb", "server", "vm")
+
+    session = open_session(client)
+    try:
+        kernel = session.run(["uname", "-r"], timeout=10).output.strip()
+        assert kernel == manifest["kernel_release"] != os.uname().release
+        # virtio-net is the data NIC, as netfront is in a Xen guest.
+        driver = session.run(["readlink", "/sys/class/net/eth0/device/driver"], timeout=10).output
+        assert driver.strip().endswith("virtio_net")
+        assert netserver.ensure(open_session(server), server).startswith("started")
+        argv = netperf.command("TCP_RR", 1, 1, server.address, server.netserver_port)
+        result = session.run(argv, timeout=15)
+        assert netperf.parse_measurement("TCP_RR", 1, result.output).transactions > 0
+    finally:
+        session.close()
+
+    # Strict host keys: a guest whose key is not the one generated for it is refused.
+    wrong = bed.state_dir / "known_hosts_wrong"
+    _, other_key = guests.dropbear_host_key()
+    wrong.write_text(f"[{client.ssh_host}]:{client.port} {other_key}\n")
+    with pytest.raises(HostKeyRejected):
+        open_session(replace(client, known_hosts=str(wrong))).run(["true"], timeout=10)
+
+    # A second ensure finds them running: no new boot.
+    assert guests.ensure(bed, image, guests.Settings(), **QUIET)["guests"] == state["guests"]
+
+
+def test_stop_and_testbed_down_leave_no_qemu_tap_or_namespace(tmp_path, image):
+    bed = testbed.for_workdir(tmp_path)
+    testbed.up(bed, **QUIET)
+    try:
+        pids = [
+            entry["pid"] for entry in guests.ensure(bed, image, guests.Settings(), **QUIET)["guests"].values()
+        ]
+        assert all(guests.qemu_alive(pid) for pid in pids)
+        guests.stop(bed, **QUIET)
+        assert not any(guests.qemu_alive(pid) for pid in pids)
+        for machine in ("a", "b"):
+            links = subprocess.run(
+                ["ip", "-n", bed.netns(machine), "-o", "link"], capture_output=True, text=True
+            )
+            assert "tapvm" not in links.stdout
+        # Booted again, then the whole testbed goes down with them.
+        pids = [
+            entry["pid"] for entry in guests.ensure(bed, image, guests.Settings(), **QUIET)["guests"].values()
+        ]
+    finally:
+        testbed.down(bed, **QUIET)
+    assert not any(guests.qemu_alive(pid) for pid in pids)
+    assert leftovers(bed) == []
+    assert not (bed.state_dir / "guests.json").exists()
+
+
+def test_a_guest_that_does_not_come_up_fails_with_its_console_log_and_leaves_nothing(bed, image):
+    settings = guests.Settings(accel="tcg", boot_timeout=0.5)
+    with pytest.raises(guests.GuestBootError) as failure:
+        guests.ensure(bed, image, settings, **QUIET)
+    message = str(failure.value)
+    assert "guest va on machine A (tcg): no 'vnetbench-guest-ready' line within 0.5 s" in message
+    assert "command: ip netns exec" in message and "console log (last 40 lines):" in message
+    assert not [p for p in leftovers(bed) if "qemu" in p]
+    # The run's other vm cells get the same evidence at once, without booting again.
+    with pytest.raises(guests.GuestBootError, match="kept from this run's first boot attempt"):
+        guests.ensure(bed, image, guests.Settings(accel="tcg"), **QUIET)
+
+
+def test_the_image_holds_no_key_and_is_reproducible(image, tmp_path):
+    again = guests.Image(tmp_path / "vmlinuz", tmp_path / "initramfs.cpio.gz", tmp_path / "manifest.json")
+    guest_image.build("linux-image-cloud-amd64", RC, again.kernel, again.initramfs, again.manifest, **QUIET)
+    assert again.initramfs.read_bytes() == image.initramfs.read_bytes()
+    manifest = json.loads(again.manifest.read_text())
+    assert set(guest_image.USERLAND_PACKAGES) <= set(manifest["packages"])
+    assert manifest["kernel_package"] in manifest["packages"]
+    # Keys are per testbed and added at boot: the cached image holds none.
+    names = cpio_names(gzip.decompress(image.initramfs.read_bytes()))
+    assert {
+        "init",
+        "bin/busybox",
+        "usr/bin/netperf",
+        "usr/sbin/dropbear",
+        "lib/modules/virtio_net.ko",
+    } <= names
+    assert not {name for name in names if "host_key" in name or "authorized_keys" in name}
+
+
+def cpio_names(archive: bytes) -> set[str]:
+    """Member names of a newc archive, read independently of the writer."""
+    names, offset = set(), 0
+    while True:
+        header = archive[offset : offset + 110]
+        assert header[:6] == b"070701", f"bad header at {offset}"
+        size, name_size = int(header[54:62], 16), int(header[94:102], 16)
+        name = archive[offset + 110 : offset + 110 + name_size - 1].decode()
+        if name == "TRAILER!!!":
+            return names
+        names.add(name)
+        offset += 110 + name_size
+        offset += -offset % 4
+        offset += size + (-size % 4)
+
+
+def test_tiny_grid_on_the_vm_platform_end_to_end(workflow):
+    platforms = {
+        "native": {"label": "Native", "embedded": "native"},
+        "vm": {"label": "QEMU/{accel} guest (virtio-net, bridged)", "embedded": "vm"},
+    }
+    config = tiny_config(testbed="embedded", platforms=platforms)
+    config["figures"] = {"tcp_small": {"test": "TCP_RR", "sizes": [1, 64], "title": "TCP small"}}
+    workflow.write_config(config)
+    done = workflow.run("--profile", "profiles/default", timeout=600)
+    assert "8 cells: 8 done, 0 failed" in done.stderr
+
+    records = [json.loads(path.read_text()) for path in workflow.records()]
+    vm = [record for record in records if record["platform"] == "vm"]
+    assert len(vm) == 4 and all(record["guest"]["accel"] in ("kvm", "tcg") for record in vm)
+    assert all(record["client_facts"]["kernel"] == vm[0]["guest"]["kernel_release"] for record in vm)
+    accel = vm[0]["guest"]["accel"].upper()
+    table = (workflow.directory / "results" / "figures" / "tcp_small.csv").read_text()
+    assert f"QEMU/{accel} guest (virtio-net, bridged)" in table and "{accel}" not in table
+    provenance = json.loads((workflow.directory / "results" / "provenance.json").read_text())
+    assert provenance["guests"]["accel"] == vm[0]["guest"]["accel"]
+    assert provenance["guests"]["kernel_release"] == vm[0]["guest"]["kernel_release"]
+    bed = testbed.for_workdir(workflow.directory)
+    assert leftovers(bed) == []
+
+    # Cached: nothing reruns, a touched guest script neither (Snakemake compares small
+    # inputs by checksum); a changed one rebuilds the image and remeasures the vm cells only.
+    rc = workflow.directory / "workflow" / "guest" / "rc"
+    rc.touch()
+    assert workflow.planned("--profile", "profiles/default") == {}
+    rc.write_text(rc.read_text() + "# changed\n")
+    planned = workflow.planned("--profile", "profiles/default")
+    assert planned.get("guest_image") == 1 and planned.get("cell") == 4

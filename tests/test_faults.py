@@ -249,7 +249,7 @@ def test_signal_mid_run_tears_down_and_the_next_run_resumes(workflow, signum):
         time.sleep(0.05)
     run.send_signal(signum)
     output, _ = run.communicate(timeout=60)
-    assert run.returncode != 0
+    assert run.returncode != 0, output
     assert leftovers(testbed.for_workdir(workflow.directory)) == []
     partial = len(valid_records(workflow))
     assert 2 <= partial < 9

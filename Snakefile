@@ -30,8 +30,8 @@ if EXPERIMENT.testbed and workflow.is_main_process:
 
 
 include: "rules/common.smk"
-include: "rules/guest.smk"
 include: "rules/cells.smk"
+include: "rules/guest.smk"
 include: "rules/figures.smk"
 include: "rules/compare.smk"
 include: "rules/report.smk"

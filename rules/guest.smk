@@ -12,6 +12,8 @@ rule guest_image:
         manifest=GUEST_IMAGE["manifest"],
     log:
         "results/logs/guest_image.log",
+    # Before every cell: otherwise all vm cells would wait for it, and then run last.
+    priority: max(RUN_RANKS.values(), default=0) + 1
     localrule: True
     conda:
         "../environment.yml"

@@ -243,6 +243,9 @@ def test_signal_mid_run_tears_down_and_the_next_run_resumes(workflow, signum):
     run = subprocess.Popen(
         [workflow.snakemake, "--cores", "1"], cwd=workflow.directory, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        # A runner started in the background (CI, `make test &`) ignores SIGINT, and its
+        # children inherit that: give Snakemake the disposition of a terminal's Ctrl-C.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while len(workflow.records()) < 2 and time.monotonic() < deadline:

@@ -4,7 +4,9 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -171,3 +173,36 @@ def test_tiny_grid_on_the_vm_platform_end_to_end(workflow):
     rc.write_text(rc.read_text() + "# changed\n")
     planned = workflow.planned("--profile", "profiles/default")
     assert planned.get("guest_image") == 1 and planned.get("cell") == 4
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "crash"])
+def test_ctrl_c_or_a_crash_mid_vm_run_leaves_no_qemu_behind(workflow, signum):
+    platforms = {"native": {"label": "Native", "embedded": "native"}, "vm": {"label": "VM", "embedded": "vm"}}
+    config = tiny_config(testbed="embedded", platforms=platforms, repetitions=3)
+    config["figures"] = {"tcp": {"test": "TCP_RR", "sizes": [1], "title": "TCP"}}
+    workflow.write_config(config)
+    run = subprocess.Popen(
+        [workflow.snakemake, "--cores", "1"], cwd=workflow.directory, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    bed = testbed.for_workdir(workflow.directory)
+    state_file = guests.state_file(bed)
+    deadline = time.monotonic() + 120
+    while not list((workflow.directory / "results" / "raw" / "vm").rglob("*.json")):
+        assert time.monotonic() < deadline and run.poll() is None, "no vm cell was measured"
+        time.sleep(0.1)
+    pids = [entry["pid"] for entry in json.loads(state_file.read_text())["guests"].values()]
+    run.send_signal(signum)
+    output, _ = run.communicate(timeout=60)
+    assert run.returncode != 0, output
+    if signum == signal.SIGINT:
+        assert not any(guests.qemu_alive(pid) for pid in pids)
+        assert leftovers(bed) == []
+    else:
+        assert all(guests.qemu_alive(pid) for pid in pids)  # nothing ran the hooks
+        workflow.run("--unlock")
+    done = workflow.run()  # the next run cleans up whatever is left, boots afresh, resumes
+    assert "6 cells: 6 done" in done.stderr
+    assert not any(guests.qemu_alive(pid) for pid in pids)
+    assert leftovers(bed) == []

@@ -12,6 +12,7 @@ instance's keys at boot (the kernel unpacks concatenated archives in order).
 import gzip
 import hashlib
 import json
+import os
 import re
 import shutil
 import stat
@@ -148,7 +149,15 @@ def libraries(root: Path, binaries: list[str]) -> list[str]:
 
 
 def _real_file(root: Path, relative: str) -> bytes:
-    return (root / relative).resolve().read_bytes()  # libraries are symlinks to versioned files
+    """The bytes behind a symlink chain inside `root` (libraries are symlinks to versioned
+    files; the loader's is absolute, and must not resolve to this host's copy)."""
+    path = root / relative
+    for _ in range(10):
+        if not path.is_symlink():
+            return path.read_bytes()
+        target = os.readlink(path)
+        path = root / target.lstrip("/") if target.startswith("/") else path.parent / target
+    raise GuestImageError(f"{relative}: too many symlinks")
 
 
 def initramfs_entries(root: Path, kernel_release: str, rc_script: bytes) -> list[Entry]:

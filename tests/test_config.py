@@ -6,6 +6,7 @@ import re
 import pytest
 import yaml
 from vnetbench.config import ConfigError, check_yaml_file, load_experiment
+from vnetbench.guests import Settings as GuestSettings
 
 from .conftest import ROOT, tiny_config
 
@@ -113,6 +114,20 @@ BAD_CONFIGS = [
     ),  # noqa: E501
     ("port out of range", mutate(f"{SERVER}.netserver_port", 70000), f"{SERVER}.netserver_port"),
     ("netperf option with ;", mutate("netperf_options", ["-4;id"]), "netperf_options.0"),
+    ("unknown accelerator", mutate("guest", {"accel": "xen"}), "guest.accel"),
+    (
+        "kernel package with ;",
+        mutate("guest", {"kernel_package": "linux-image-x;id"}),
+        "guest.kernel_package",
+    ),
+    ("not a kernel package", mutate("guest", {"kernel_package": "busybox"}), "guest.kernel_package"),
+    ("guest memory too small", mutate("guest", {"memory_mb": 16}), "guest.memory_mb"),
+    ("unknown guest key", mutate("guest", {"cpus": 2}), "guest.cpus"),
+    (
+        "vm without the embedded testbed",
+        mutate("platforms.native.embedded", "vm"),
+        "platforms.native.embedded",
+    ),
 ]
 
 
@@ -124,6 +139,18 @@ def test_bad_config_names_the_key(name, change, key):
     assert message.startswith(f"{key}:"), message
     assert "\n" not in message
     assert len(message) < 400
+
+
+def test_vm_platform_and_guest_defaults():
+    config = tiny_config(
+        testbed="embedded", platforms={"vm": {"label": "VM", "embedded": "vm"}}, baseline="vm"
+    )
+    experiment = load_experiment(config)
+    platform = experiment.platforms["vm"]
+    assert platform.virtual_machine and platform.client.port == platform.server.port == 2222
+    assert platform.server.address == "198.18.0.22"
+    assert experiment.guest == GuestSettings("auto", 256, 60, 10)
+    assert config["guest"]["kernel_package"] == "linux-image-cloud-amd64"
 
 
 def test_unknown_key_lists_the_allowed_ones():

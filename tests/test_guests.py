@@ -35,8 +35,21 @@ def image(tmp_path_factory) -> guests.Image:
     return paths
 
 
+def bridge_addresses(bed: testbed.Testbed) -> list[str]:
+    return [
+        subprocess.run(
+            ["ip", "-n", bed.netns(m), "-br", "link", "show", "br0"], capture_output=True, text=True
+        ).stdout.split()[2]
+        for m in ("a", "b")
+    ]
+
+
 def test_a_guest_boots_answers_ssh_with_strict_host_keys_and_serves_netperf(bed, image):
+    before = bridge_addresses(bed)
     state = guests.ensure(bed, image, guests.Settings(), **QUIET)
+    # A tap joining a bridge must not change the bridge's address: the other machine's
+    # neighbour entry would go stale and native cells hang (seen before the fix).
+    assert bridge_addresses(bed) == before
     manifest = json.loads(image.manifest.read_text())
     assert state["accel"] in ("kvm", "tcg") and state["accel_reason"]
     assert all(0 < entry["boot_s"] < 60 for entry in state["guests"].values())

@@ -145,3 +145,16 @@ def test_without_root_the_testbed_refuses_and_names_the_alternatives(monkeypatch
     message = str(refused.value)
     assert "needs root" in message and "testbed: hosts" in message and "config/loopback.yaml" in message
     assert testbed.namespaces(testbed.for_workdir(tmp_path)) == []
+
+
+def test_a_port_joining_a_bridge_does_not_change_its_address(bed):
+    """As a guest's tap does at boot: with a changed address, the peer's neighbour entry goes
+    stale and connections to the machine hang for seconds."""
+    for machine in ("a", "b"):
+        netns = bed.netns(machine)
+        before = ip(netns, "-br", "link", "show", "br0").split()[2]
+        # The lowest address there is: a bridge without its own address would take it.
+        ip(netns, "link", "add", "low0", "type", "veth", "peer", "name", "low1")
+        ip(netns, "link", "set", "low0", "address", "00:00:00:00:00:01")
+        ip(netns, "link", "set", "low0", "master", "br0", "up")
+        assert ip(netns, "-br", "link", "show", "br0").split()[2] == before

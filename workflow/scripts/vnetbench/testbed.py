@@ -226,7 +226,7 @@ def _build(testbed: Testbed) -> None:
 
     # Management: root <-> bridge in the mgmt namespace <-> every host.
     mgmt = testbed.mgmt_netns
-    ip_in(mgmt, "link", "add", "br0", "type", "bridge")
+    ip_in(mgmt, "link", "add", "br0", "address", _BRIDGE_MAC["mgmt"], "type", "bridge")
     ip_in(mgmt, "link", "set", "br0", "up")
     ip_in(None, "link", "add", testbed.root_link, "type", "veth", "peer", "name", "root", "netns", mgmt)
     ip_in(None, "addr", "add", f"{testbed.mgmt_net}.1/24", "dev", testbed.root_link)
@@ -243,7 +243,7 @@ def _build(testbed: Testbed) -> None:
     for machine, peer, guest, container, subnet in (("a", "b", "ga", "ca", 1), ("b", "a", "gb", "cb", 2)):
         ns = testbed.netns(machine)
         _in(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        ip_in(ns, "link", "add", "br0", "type", "bridge")
+        ip_in(ns, "link", "add", "br0", "address", _BRIDGE_MAC[machine], "type", "bridge")
         ip_in(ns, "link", "set", "wire", "master", "br0", "up")
         ip_in(ns, "addr", "add", f"{DATA_ADDRESS[machine]}/24", "dev", "br0")
         ip_in(ns, "link", "set", "br0", "up")
@@ -264,6 +264,12 @@ def _build(testbed: Testbed) -> None:
         ip_in(testbed.netns(container), "route", "add", "default", "via", f"198.18.{subnet}.1")
         peer_subnet = 3 - subnet
         ip_in(ns, "route", "add", f"198.18.{peer_subnet}.0/24", "via", DATA_ADDRESS[peer])
+
+
+# A bridge without an address of its own takes the lowest of its ports' and changes it when a
+# lower one joins (a guest's tap, at boot): peers then hold a stale neighbour entry, and
+# connections to the machine hang for seconds. Locally administered, fixed addresses.
+_BRIDGE_MAC = {"a": "02:00:c6:12:00:01", "b": "02:00:c6:12:00:02", "mgmt": "02:00:c6:13:00:01"}
 
 
 def _veth(netns: str, name: str, peer_netns: str, peer_name: str) -> None:

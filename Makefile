@@ -2,7 +2,7 @@
 SNAKEMAKE := .venv/bin/snakemake
 CORES ?= 1
 
-.PHONY: figures test setup lint bench testbed testbed-up testbed-down
+.PHONY: figures test setup lint bench testbed testbed-up testbed-down testbed-guests
 
 figures: setup
 	$(SNAKEMAKE) --cores $(CORES) figures
@@ -33,3 +33,6 @@ testbed-up: setup
 	$(VNETBENCH) testbed up
 testbed-down: setup
 	$(VNETBENCH) testbed down
+testbed-guests: setup
+	$(SNAKEMAKE) --cores 1 guest_image
+	$(VNETBENCH) testbed guests

@@ -30,10 +30,10 @@ SIZES = (1, 65536)
 
 
 def image(directory: Path) -> guests.Image:
-    cached = ROOT / "resources" / "guest"
-    if (cached / "manifest.json").exists():
-        return guests.Image(cached / "vmlinuz", cached / "initramfs.cpio.gz", cached / "manifest.json")
-    paths = guests.Image(directory / "vmlinuz", directory / "initramfs.cpio.gz", directory / "manifest.json")
+    cached = guests.cached_image(ROOT / "resources" / "guest")
+    if cached.manifest.exists():
+        return cached
+    paths = guests.cached_image(directory)
     rc = ROOT / "workflow" / "guest" / "rc"
     guest_image.build("linux-image-cloud-amd64", rc, paths.kernel, paths.initramfs, paths.manifest, print)
     return paths

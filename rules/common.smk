@@ -3,7 +3,7 @@
 import random
 import time
 
-from vnetbench import session
+from vnetbench import guests, session
 from vnetbench.summary import summarize
 
 RUN_STARTED = time.time()
@@ -12,11 +12,7 @@ RUN_STARTED = time.time()
 PREFLIGHT = "results/preflight.json"
 
 # The vm platform's guest image (rules/guest.smk), kept out of results/.
-GUEST_IMAGE = {
-    "kernel": "resources/guest/vmlinuz",
-    "initramfs": "resources/guest/initramfs.cpio.gz",
-    "manifest": "resources/guest/manifest.json",
-}
+GUEST_IMAGE = {role: str(path) for role, path in vars(guests.cached_image()).items()}
 
 
 # Names are validated ([a-z][a-z0-9_]*), so they are safe as regex alternatives; exact

@@ -30,7 +30,7 @@ QUIET = {"log": lambda line: None}
 def image(tmp_path_factory) -> guests.Image:
     """The guest image, built once from Debian packages by the workflow's own builder."""
     out = tmp_path_factory.mktemp("guest")
-    paths = guests.Image(out / "vmlinuz", out / "initramfs.cpio.gz", out / "manifest.json")
+    paths = guests.cached_image(out)
     guest_image.build("linux-image-cloud-amd64", RC, paths.kernel, paths.initramfs, paths.manifest, **QUIET)
     return paths
 
@@ -120,7 +120,7 @@ def test_a_guest_that_does_not_come_up_fails_with_its_console_log_and_leaves_not
 
 
 def test_the_image_holds_no_key_and_is_reproducible(image, tmp_path):
-    again = guests.Image(tmp_path / "vmlinuz", tmp_path / "initramfs.cpio.gz", tmp_path / "manifest.json")
+    again = guests.cached_image(tmp_path)
     guest_image.build("linux-image-cloud-amd64", RC, again.kernel, again.initramfs, again.manifest, **QUIET)
     assert again.initramfs.read_bytes() == image.initramfs.read_bytes()
     manifest = json.loads(again.manifest.read_text())

@@ -81,6 +81,12 @@ class Image:
     manifest: Path
 
 
+def cached_image(directory: str | Path = "resources/guest") -> Image:
+    """Where the rule guest_image keeps the image (outside results/)."""
+    directory = Path(directory)
+    return Image(directory / "vmlinuz", directory / "initramfs.cpio.gz", directory / "manifest.json")
+
+
 class GuestBootError(TestbedError):
     """A guest did not come up; carries its QEMU command and console log."""
 

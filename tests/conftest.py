@@ -147,6 +147,17 @@ class Workflow:
             raise AssertionError(f"snakemake {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
         return done
 
+    def start(self, *args: str) -> subprocess.Popen:
+        """Snakemake in the background, to be signalled: its own session, output in one pipe."""
+        return subprocess.Popen(
+            [SNAKEMAKE, "--cores", "1", *args], cwd=self.directory, text=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True,
+            # A runner started in the background (CI, `make test &`) ignores SIGINT and its
+            # children inherit that: give Snakemake the disposition of a terminal's Ctrl-C.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )  # fmt: skip
+
     def planned(self, *args: str) -> dict[str, int]:
         """Jobs a dry run would execute, by rule."""
         done = self.run("-n", *args)

@@ -240,13 +240,7 @@ def test_signal_mid_run_tears_down_and_the_next_run_resumes(workflow, signum):
     config = tiny_config(testbed="embedded", platforms=EMBEDDED, repetitions=3)
     config["figures"] = {"tcp": {"test": "TCP_RR", "sizes": [1], "title": "TCP"}}
     workflow.write_config(config)
-    run = subprocess.Popen(
-        [workflow.snakemake, "--cores", "1"], cwd=workflow.directory, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-        # A runner started in the background (CI, `make test &`) ignores SIGINT, and its
-        # children inherit that: give Snakemake the disposition of a terminal's Ctrl-C.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
+    run = workflow.start()
     deadline = time.monotonic() + 60
     while len(workflow.records()) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -194,11 +194,7 @@ def test_ctrl_c_or_a_crash_mid_vm_run_leaves_no_qemu_behind(workflow, signum):
     config = tiny_config(testbed="embedded", platforms=platforms, repetitions=3)
     config["figures"] = {"tcp": {"test": "TCP_RR", "sizes": [1], "title": "TCP"}}
     workflow.write_config(config)
-    run = subprocess.Popen(
-        [workflow.snakemake, "--cores", "1"], cwd=workflow.directory, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
+    run = workflow.start()
     bed = testbed.for_workdir(workflow.directory)
     state_file = guests.state_file(bed)
     deadline = time.monotonic() + 120

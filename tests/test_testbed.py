@@ -112,10 +112,7 @@ def test_workflow_over_the_testbed_then_nothing_left(workflow):
 def test_a_killed_run_is_cleaned_up_and_resumed(workflow):
     workflow.write_config(embedded_config())
     bed = testbed.for_workdir(workflow.directory)
-    run = subprocess.Popen(
-        [workflow.snakemake, "--cores", "1"], cwd=workflow.directory,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+    run = workflow.start()
     try:
         deadline = time.monotonic() + 60
         while len(workflow.records()) < 2 and time.monotonic() < deadline:

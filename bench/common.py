@@ -7,7 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import SNAKEMAKE, Workflow  # noqa: E402
+from conftest import SNAKEMAKE, Workflow, tiny_config  # noqa: E402, F401  (tiny_config: for the benchmarks)
 
 
 def workflow_copy(directory: Path, config: dict) -> Path:

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, snakemake, workflow_copy
+from common import ROOT, snakemake, tiny_config, workflow_copy
 
 sys.path.insert(0, str(ROOT / "tests"))
 from slurm_cluster import OneNodeSlurm  # noqa: E402
@@ -24,18 +24,8 @@ POLLING = ["--slurm-init-seconds-before-status-checks", "1", "--seconds-between-
 
 
 def config(cells: int) -> dict:
-    return {
-        "repetitions": cells // 2,
-        "duration": 1,
-        "platforms": {
-            "native": {
-                "label": "loopback",
-                "client": {"host": "local"},
-                "server": {"host": "local", "address": "127.0.0.1", "netserver_port": 12898},
-            }
-        },
-        "figures": {"bench": {"test": "TCP_RR", "sizes": [1, 64], "title": "bench"}},
-    }
+    figures = {"bench": {"test": "TCP_RR", "sizes": [1, 64], "title": "bench"}}
+    return tiny_config(12898, repetitions=cells // 2, figures=figures)
 
 
 def timed(directory: Path, *args: str) -> float:

@@ -14,7 +14,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from common import snakemake, workflow_copy
+from common import snakemake, tiny_config, workflow_copy
 
 SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 
@@ -29,21 +29,11 @@ def main() -> None:
     parser.add_argument("--cores", default="1")
     args = parser.parse_args()
     repetitions = max(1, args.cells // (2 * len(SIZES)))
-    config = {
-        "repetitions": repetitions,
-        "duration": 1,
-        "platforms": {
-            "native": {
-                "label": "loopback",
-                "client": {"host": "local"},
-                "server": {"host": "local", "address": "127.0.0.1", "netserver_port": 12899},
-            }
-        },
-        "figures": {
-            "tcp": {"test": "TCP_RR", "sizes": SIZES, "title": "TCP"},
-            "udp": {"test": "UDP_RR", "sizes": SIZES, "title": "UDP"},
-        },
+    figures = {
+        "tcp": {"test": "TCP_RR", "sizes": SIZES, "title": "TCP"},
+        "udp": {"test": "UDP_RR", "sizes": SIZES, "title": "UDP"},
     }
+    config = tiny_config(12899, repetitions=repetitions, figures=figures)
     expected = repetitions * 2 * len(SIZES)
     with tempfile.TemporaryDirectory(prefix="vnetbench-sweep-") as tmp:
         flow = workflow_copy(Path(tmp) / "flow", config)

@@ -31,7 +31,7 @@ def test_tiny_grid_end_to_end(workflow):
     preflight = json.loads((results / "preflight.json").read_text())
     assert preflight["hosts"]["native server"]["netserver_version"] == "2.7.0"
     # The run cleans up after itself: no netserver, no run-scoped files.
-    assert not (workflow.directory / ".vnetbench" / "run").exists()
+    assert not (workflow.directory / ".vnetbench" / "session.json").exists()  # the session ended
     assert not Path(f"/tmp/vnetbench-netserver-local-127.0.0.1-{port}.pid").exists()
     assert not pids_of("netserver", port)
     # Everything exists: a second run does nothing.

@@ -1,6 +1,5 @@
 """Snakemake adapter: measure one cell. See vnetbench.cell."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -8,7 +7,7 @@ from vnetbench import cell, guests, session
 from vnetbench.config import Cell, experiment_from_validated, platform_from_config
 from vnetbench.hosts import HostError
 from vnetbench.preflight import PreflightFailed
-from vnetbench.records import read_json
+from vnetbench.records import read_optional_json
 from vnetbench.testbed import TestbedError
 
 snakemake = globals()["snakemake"]
@@ -44,11 +43,7 @@ with open(snakemake.log[0], "w") as log_file:
                 experiment, image, snakemake.params.preflight, config["warmup"], say
             )
             extra["guest"] = guests.record_facts(state)
-        facts = (
-            read_json(snakemake.params.preflight)["hosts"]
-            if os.path.exists(snakemake.params.preflight)
-            else {}
-        )
+        facts = (read_optional_json(snakemake.params.preflight) or {}).get("hosts", {})
         record = cell.run(this_cell, platform, settings, facts, snakemake.output[0], log, extra)
     except (cell.CellFailed, HostError, TestbedError, PreflightFailed, OSError) as error:
         log(f"FAILED: {error}")

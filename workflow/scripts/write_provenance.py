@@ -1,8 +1,8 @@
 """Snakemake adapter: results/provenance.json. See vnetbench.provenance."""
 
 import snakemake as snakemake_package
-from vnetbench.provenance import provenance, read_optional_json
-from vnetbench.records import write_json_atomic
+from vnetbench.provenance import provenance
+from vnetbench.records import read_optional_json, write_json_atomic
 
 snakemake = globals()["snakemake"]
 data = provenance(

@@ -133,8 +133,7 @@ def judge_claims(records_by_figure: dict[str, tuple[str, str, list[dict]]], seed
     points = comparisons("openvz", "native", records_by_figure) + comparisons(
         "xen", "native", records_by_figure
     )
-    worse = sum(1 for *_, low, high in points if high < 1)
-    better = sum(1 for *_, low, high in points if low > 1)
+    worse, better = _beyond_one(points)
     verdicts.append(
         _verdict(
             "Native beats the virtualized platforms in most cases",
@@ -147,8 +146,7 @@ def judge_claims(records_by_figure: dict[str, tuple[str, str, list[dict]]], seed
     )
     # 2. OpenVZ beats Xen, mainly for small and medium messages.
     points = comparisons("openvz", "xen", SMALL_AND_MEDIUM)
-    above = sum(1 for *_, low, high in points if low > 1)
-    below = sum(1 for *_, low, high in points if high < 1)
+    below, above = _beyond_one(points)
     verdicts.append(
         _verdict(
             "OpenVZ beats Xen, mainly for small and medium messages",
@@ -175,6 +173,11 @@ def judge_claims(records_by_figure: dict[str, tuple[str, str, list[dict]]], seed
         )
     )
     return pd.DataFrame(verdicts)
+
+
+def _beyond_one(points: list) -> tuple[int, int]:
+    """How many ratio intervals lie wholly below 1, and how many wholly above."""
+    return sum(1 for *_, _, high in points if high < 1), sum(1 for *_, low, _ in points if low > 1)
 
 
 def _verdict(claim: str, points: list, supported: bool, contradicted: bool, evidence: str) -> dict:

@@ -155,7 +155,8 @@ def _boot_all(testbed: Testbed, image: Image, settings: Settings, log) -> dict:
     for guest in GUESTS:
         host_lines.append(_prepare(testbed, guest, image))
     testbed.guest_known_hosts.write_text("".join(host_lines))
-    accel, reason, guests = _choose_accel(testbed, image, settings, log)
+    qemu = qemu_version()
+    accel, reason, guests = _choose_accel(testbed, image, settings, qemu, log)
     pending = [guest for guest in GUESTS if guest.node not in guests]
     guests.update(_boot(testbed, pending, image, accel, settings, settings.boot_timeout))
     for node, entry in guests.items():
@@ -163,7 +164,7 @@ def _boot_all(testbed: Testbed, image: Image, settings: Settings, log) -> dict:
     return {
         "accel": accel,
         "accel_reason": reason,
-        "qemu_version": qemu_version(),
+        "qemu_version": qemu,
         "kernel_release": manifest["kernel_release"],
         "image_sha256": manifest["sha256"],
         "memory_mb": settings.memory_mb,
@@ -172,7 +173,9 @@ def _boot_all(testbed: Testbed, image: Image, settings: Settings, log) -> dict:
     }
 
 
-def _choose_accel(testbed: Testbed, image: Image, settings: Settings, log) -> tuple[str, str, dict]:
+def _choose_accel(
+    testbed: Testbed, image: Image, settings: Settings, qemu: str, log
+) -> tuple[str, str, dict]:
     """("kvm"|"tcg", why, guests already booted by the probe)."""
     if settings.accel == "tcg":
         return "tcg", "guest.accel: tcg", {}
@@ -186,7 +189,7 @@ def _choose_accel(testbed: Testbed, image: Image, settings: Settings, log) -> tu
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "tcg", "no usable /dev/kvm", {}
     cache = KVM_PROBE_CACHE
-    key = {"boot_id": _boot_id(), "qemu": qemu_version()}
+    key = {"boot_id": _boot_id(), "qemu": qemu}
     with contextlib.suppress(OSError, ValueError):
         cached = json.loads(cache.read_text())
         if cached.get("key") == key and not cached["works"]:

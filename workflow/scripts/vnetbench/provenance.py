@@ -3,7 +3,6 @@
 import hashlib
 import json
 import subprocess
-from pathlib import Path
 
 from .guests import record_facts
 from .records import utc_now
@@ -49,7 +48,3 @@ def provenance(config: dict, preflight: dict | None, workflow_dir: str, snakemak
         "guests": record_facts(preflight["guests"]) if "accel" in preflight.get("guests", {}) else None,
         "config": config,
     }
-
-
-def read_optional_json(path: str) -> dict | None:
-    return json.loads(Path(path).read_text()) if Path(path).exists() else None

@@ -41,3 +41,8 @@ def write_json_atomic(path: str, data: dict) -> None:
 def read_json(path: str) -> dict:
     with open(path) as stream:
         return json.load(stream)
+
+
+def read_optional_json(path: str) -> dict | None:
+    """The file's content, or None when it does not exist (yet)."""
+    return read_json(path) if os.path.exists(path) else None

@@ -13,7 +13,7 @@ from pathlib import Path
 from . import cell, guests, preflight, testbed
 from .config import Cell, Experiment, Platform
 from .hosts import HostError
-from .records import read_json, utc_now, write_json_atomic
+from .records import read_optional_json, utc_now, write_json_atomic
 
 MARKER = Path(".vnetbench") / "session.json"
 
@@ -66,7 +66,7 @@ def ensure_guests(
     def check(state: dict) -> None:
         platforms = _platforms(experiment, virtual_machine=True)
         found = preflight.run(experiment, platforms)
-        report = read_json(preflight_path) if Path(preflight_path).exists() else {}
+        report = read_optional_json(preflight_path) or {}
         for section in ("hosts", "platforms"):
             report.setdefault(section, {}).update(found[section])
         report["guests"] = state

@@ -8,7 +8,8 @@ figures: setup
 	$(SNAKEMAKE) --cores $(CORES) figures
 	$(SNAKEMAKE) --report results/report.html
 
-test: setup
+test:
+	@scripts/setup.sh --tests
 	.venv/bin/pytest
 
 setup:
@@ -26,7 +27,7 @@ bench: setup
 	.venv/bin/python bench/sweep.py 2000
 
 # The embedded testbed by hand, for debugging: inventory (hosts, addresses, ssh lines), up, down.
-VNETBENCH := PYTHONPATH=workflow/scripts .venv/bin/python -m vnetbench
+VNETBENCH := .venv/bin/python -m vnetbench
 testbed: setup
 	$(VNETBENCH) testbed inventory
 testbed-up: setup

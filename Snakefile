@@ -1,32 +1,39 @@
 # vnetbench: what does virtualization cost my network?
 # Reproduces Figures 3-7 of Schmidt et al. (2007) on any testbed. See README.md.
+import os
 import sys
 from pathlib import Path
 
 from snakemake.utils import min_version
 
-min_version("9.0")
+# The hooks below use Snakemake internals (workflow.overwrite_configfiles,
+# workflow.configfile(), workflow.is_main_process, workflow.dag.needrun_jobs());
+# tests/test_snakemake_internals.py fails loudly if an upgrade changes them.
+min_version("9.27")
 
 
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+# The workflow's own files, wherever the working directory (-d) is, and also when this
+# Snakefile is used as a module.
+WORKFLOW_DIR = Path(str(workflow.current_basedir))
+sys.path.insert(0, str(WORKFLOW_DIR / "workflow" / "scripts"))
 from vnetbench.config import ConfigError, check_yaml_file, load_experiment
-from vnetbench.testbed import TestbedError, require_root
+from vnetbench.errors import VnetbenchError
+from vnetbench.testbed import require_root
 
 try:
-    # The `configfile:` directive, called so that a config named on the
-    # command line replaces the default instead of being merged into it (a
-    # smaller config must not inherit platforms or figures).
-    if not workflow.overwrite_configfiles:
+    # The `configfile:` directive, called so that a config named on the command line
+    # replaces the default instead of being merged into it (a smaller config must not
+    # inherit platforms or figures).
+    if not workflow.overwrite_configfiles and os.path.exists("config/config.yaml"):
         check_yaml_file("config/config.yaml")  # names the line of a YAML error
         workflow.configfile("config/config.yaml")
     EXPERIMENT = load_experiment(config, workflow.configfiles)
+    if EXPERIMENT.testbed and workflow.is_main_process:
+        require_root()  # stop at once, before the DAG is built
 except ConfigError as error:
     sys.exit(f"vnetbench: bad config: {error}")
-if EXPERIMENT.testbed and workflow.is_main_process:
-    try:
-        require_root()  # stop at once, before the DAG is built
-    except TestbedError as error:
-        sys.exit(f"vnetbench: {error}")
+except VnetbenchError as error:
+    sys.exit(f"vnetbench: {error}")
 
 
 include: "rules/common.smk"

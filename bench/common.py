@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 sys.path.insert(0, str(ROOT / "tests"))
 from conftest import SNAKEMAKE, Workflow, tiny_config  # noqa: E402, F401  (tiny_config: for the benchmarks)
 

@@ -22,9 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT  # noqa: F401  (puts the package on sys.path)
+from common import ROOT
 from vnetbench import guest_image, guests, netperf, netserver, testbed
 from vnetbench.hosts import open_session
+from vnetbench.model import GuestSettings
 
 SIZES = (1, 65536)
 
@@ -55,7 +56,7 @@ def main(rounds: int, seconds: float) -> None:
         bed = testbed.for_workdir(scratch)
         testbed.up(bed, log=lambda line: None)
         try:
-            state = guests.ensure(bed, image(Path(scratch)), guests.Settings(), log=print)
+            state = guests.ensure(bed, image(Path(scratch)), GuestSettings(), log=print)
             pids = [entry["pid"] for entry in state["guests"].values()]
             print(f"guests booted with {state['accel']} ({state['accel_reason']})")
 
@@ -78,7 +79,7 @@ def main(rounds: int, seconds: float) -> None:
                     for size in SIZES:
                         argv = netperf.command("TCP_RR", size, seconds, server.address, server.netserver_port)
                         output = session.run(argv, timeout=seconds + 15).output
-                        rate = netperf.parse_measurement("TCP_RR", size, output).transactions_per_s
+                        rate = netperf.parse_result("TCP_RR", size, output).transactions_per_s
                         results[(condition, size)].append(rate)
                 print(f"round {round_ + 1}/{rounds} done", file=sys.stderr)
             for pid in pids:

@@ -18,5 +18,9 @@ rule cell:
     params:
         measurement=cell_measurement,
         preflight=PREFLIGHT,
-    script:
-        "../workflow/scripts/run_cell.py"
+    # A lean client asks the run's broker to measure the cell (see vnetbench.broker): a
+    # `script:` job would pay Python's and Snakemake's start-up at every cell.
+    shell:
+        '"$VNETBENCH_PYTHON" -I -S "$VNETBENCH_CELL_CLIENT" {output:q} {log:q} {wildcards.platform}'
+        " {wildcards.test} {wildcards.size_bytes} {wildcards.rep} {params.measurement:q}"
+        ' {params.preflight:q} "$VNETBENCH_CONFIG_SNAPSHOT" {input:q}'

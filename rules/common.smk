@@ -3,13 +3,32 @@
 import random
 import time
 
-from vnetbench import guests, session
-from vnetbench.summary import summarize
+from vnetbench import broker, guests, lifecycle
+from vnetbench.records import config_snapshot
+from vnetbench.summary import run_summary
 
 RUN_STARTED = time.time()
+RUN = {}  # what this run started and must stop: its broker
 
 # Host facts found by preflight; cells copy them into their records.
 PREFLIGHT = "results/preflight.json"
+
+# How a cell job runs, for its shell command (rules/cells.smk): this Python (the client
+# needs no site-packages), the client, and the config it measures from when no broker
+# answers (vnetbench.broker once). Environment variables, not params: params are what a
+# cell measures, and a change of them reruns it.
+os.environ["VNETBENCH_PYTHON"] = sys.executable
+os.environ["VNETBENCH_CELL_CLIENT"] = str(
+    WORKFLOW_DIR / "workflow" / "scripts" / "cell_client.py"
+)
+os.environ["VNETBENCH_CONFIG_SNAPSHOT"] = config_snapshot(config)
+
+
+envvars:
+    "VNETBENCH_PYTHON",
+    "VNETBENCH_CELL_CLIENT",
+    "VNETBENCH_CONFIG_SNAPSHOT",
+
 
 # The vm platform's guest image (rules/guest.smk), kept out of results/.
 GUEST_IMAGE = {role: str(path) for role, path in vars(guests.cached_image()).items()}
@@ -79,17 +98,18 @@ def guest_image_for(wildcards):
 def cell_measurement(wildcards):
     """What a cell measures: its only tracked parameter, so changing anything
     else (labels, titles, retries, keys) never reruns a measurement."""
-    platform = EXPERIMENT.platforms[wildcards.platform]
-    return {
-        "test": wildcards.test,
-        "size_bytes": int(wildcards.size_bytes),
-        "duration": EXPERIMENT.duration,
-        "netperf_options": list(EXPERIMENT.netperf_options),
-        "client": platform.client.measured_as,
-        "netperf": platform.client.netperf,
-        "server_address": platform.server.address,
-        "netserver_port": platform.server.netserver_port,
-    }
+    return EXPERIMENT.measurement(
+        wildcards.platform, wildcards.test, int(wildcards.size_bytes)
+    ).as_params()
+
+
+def end_run():
+    try:
+        if "broker" in RUN:
+            RUN.pop("broker").stop()
+        lifecycle.end(EXPERIMENT)
+    except VnetbenchError as failure:
+        print(f"vnetbench: could not clean up: {failure}", file=sys.stderr)
 
 
 # The hosts are prepared and checked (preflight) only when this run will
@@ -99,18 +119,20 @@ def cell_measurement(wildcards):
 onstart:
     if any(job.rule.name == "cell" for job in workflow.dag.needrun_jobs()):
         try:
-            session.start(EXPERIMENT, PREFLIGHT, warmup=config["warmup"])
-        except session.SessionFailed as failure:
+            lifecycle.start(EXPERIMENT, PREFLIGHT, warmup=config["warmup"])
+            RUN["broker"] = broker.Server(broker.Broker(EXPERIMENT, config)).start()
+        except VnetbenchError as failure:
+            end_run()
             print(f"vnetbench: {failure}", file=sys.stderr)
-            print(summarize(EXPERIMENT, RUN_STARTED, sys.argv), file=sys.stderr)
+            print(run_summary(EXPERIMENT, RUN_STARTED, sys.argv), file=sys.stderr)
             sys.exit(1)
 
 
 onsuccess:
-    session.end(EXPERIMENT)
-    print(summarize(EXPERIMENT, RUN_STARTED, sys.argv), file=sys.stderr)
+    end_run()
+    print(run_summary(EXPERIMENT, RUN_STARTED, sys.argv), file=sys.stderr)
 
 
 onerror:
-    session.end(EXPERIMENT)
-    print(summarize(EXPERIMENT, RUN_STARTED, sys.argv, log), file=sys.stderr)
+    end_run()
+    print(run_summary(EXPERIMENT, RUN_STARTED, sys.argv, log), file=sys.stderr)

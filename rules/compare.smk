@@ -47,6 +47,7 @@ rule paper_comparison:
     params:
         cells=cell_files(),
         figures={name: (f.test, f.metric) for name, f in EXPERIMENT.figures.items()},
+        labels=platform_labels,
         seed=config["bootstrap_seed"],
         repetitions=EXPERIMENT.repetitions,
         duration=EXPERIMENT.duration,

@@ -1,11 +1,9 @@
 # The vm platform's guest image: kernel and initramfs from Debian packages, cached
-# in resources/ (outside results/) and rebuilt only when its inputs change.
+# in resources/ (outside results/) and rebuilt only when what it is built from changes.
+from vnetbench import guest_image
 
 
 rule guest_image:
-    input:
-        rc="workflow/guest/rc",
-        builder="workflow/scripts/vnetbench/guest_image.py",
     output:
         kernel=GUEST_IMAGE["kernel"],
         initramfs=GUEST_IMAGE["initramfs"],
@@ -19,5 +17,7 @@ rule guest_image:
         "../environment.yml"
     params:
         kernel_package=config["guest"]["kernel_package"],
+        # The boot script and the builder, by content (see guest_image.recipe_sha256).
+        recipe=guest_image.recipe_sha256(),
     script:
         "../workflow/scripts/build_guest_image.py"

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Installs what vnetbench needs, idempotently: netperf (Debian non-free or
 # Ubuntu multiverse when it is not on PATH), openssh-server, iproute2, QEMU, and a
-# virtualenv in .venv with the pinned Python dependencies.
+# virtualenv in .venv with the pinned Python dependencies and the package itself.
+#   scripts/setup.sh           what `make figures` needs
+#   scripts/setup.sh --tests   and what the tests need besides: munge and slurm-wlm for
+#                              the SLURM tests (a real one-node cluster), as root
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tests=0
+[ "${1:-}" = "--tests" ] && tests=1
 
 say() { printf 'setup: %s\n' "$*"; }
 
@@ -60,15 +65,22 @@ command -v timeout >/dev/null || missing+=(coreutils)
 # The vm platform: QEMU, and readelf to find the guest binaries' libraries.
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 command -v readelf >/dev/null || missing+=(binutils)
+if [ "$tests" -eq 1 ]; then
+  command -v munged >/dev/null || missing+=(munge)
+  command -v slurmctld >/dev/null || missing+=(slurm-wlm)
+  command -v squeue >/dev/null || missing+=(slurm-client)
+fi
 if [ ${#missing[@]} -gt 0 ]; then say "installing ${missing[*]}"; apt_install "${missing[@]}"; fi
 
 python=${PYTHON:-python3}
 if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then say "installing python3-venv"; apt_install python3-venv; fi
 stamp=.venv/.requirements.sha
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
+want=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "creating .venv with pinned dependencies"
   "$python" -m venv .venv
   .venv/bin/pip install -q -r requirements.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
+  # The package, editable: one import path (workflow/scripts) for tests, benchmarks and tools.
+  .venv/bin/pip install -q --no-deps -e . 2>&1 | { grep -v "^WARNING: Location" || true; }
   echo "$want" >"$stamp"
 fi

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 from vnetbench import netserver, testbed
-from vnetbench.hosts import Host, open_session
+from vnetbench.hosts import open_session
+from vnetbench.model import Host
 from vnetbench.sshd import SSHServer, generate_key, wait_listening
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ import re
 import pytest
 import yaml
 from vnetbench.config import ConfigError, check_yaml_file, load_experiment
-from vnetbench.guests import Settings as GuestSettings
+from vnetbench.model import GuestSettings
 
 from .conftest import ROOT, tiny_config
 
@@ -23,7 +23,7 @@ def test_shipped_configs_are_valid(path):
 def test_defaults_are_filled_in():
     experiment = load(tiny_config())
     server = experiment.platforms["native"].server
-    assert experiment.retries == 2 and experiment.timeout_margin == 15
+    assert experiment.run.retries == 2 and experiment.run.timeout_margin == 15
     assert server.netperf == "netperf" and server.port == 22
     assert experiment.figures["tcp_small"].metric == "throughput_mbit_s"
 
@@ -69,6 +69,8 @@ BAD_CONFIGS = [
     ("repetitions zero", mutate("repetitions", 0), "repetitions"),
     ("repetitions text", mutate("repetitions", "ten"), "repetitions"),
     ("duration negative", mutate("duration", -1), "duration"),
+    ("duration fractional", mutate("duration", 2.5), "duration"),
+    ("duration below a second", mutate("duration", 0.5), "duration"),
     ("unknown top-level key", mutate("repetitons", 3), "repetitons"),
     ("unknown test", mutate("figures.tcp_small.test", "SCTP_RR"), "figures.tcp_small.test"),
     ("size zero", mutate("figures.tcp_small.sizes", [0]), "figures.tcp_small.sizes[0]"),
@@ -114,6 +116,14 @@ BAD_CONFIGS = [
     ),  # noqa: E501
     ("port out of range", mutate(f"{SERVER}.netserver_port", 70000), f"{SERVER}.netserver_port"),
     ("netperf option with ;", mutate("netperf_options", ["-4;id"]), "netperf_options.0"),
+    ("netperf option sets units", mutate("netperf_options", ["-f", "g"]), "netperf_options[0]"),
+    ("netperf option sets test", mutate("netperf_options", ["-4", "-t", "TCP_MAERTS"]), "netperf_options[1]"),
+    ("netperf option sets length", mutate("netperf_options", ["-l5"]), "netperf_options[0]"),
+    ("netperf test-specific options", mutate("netperf_options", ["--", "-r", "5"]), "netperf_options[0]"),
+    ("netperf option unknown", mutate("netperf_options", ["-c"]), "netperf_options[0]"),
+    ("netperf option without value", mutate("netperf_options", ["-T"]), "netperf_options[0]"),
+    ("netperf option bad value", mutate("netperf_options", ["-T", "a,b"]), "netperf_options[1]"),
+    ("netperf value without option", mutate("netperf_options", ["0,1"]), "netperf_options[0]"),
     ("unknown accelerator", mutate("guest", {"accel": "xen"}), "guest.accel"),
     (
         "kernel package with ;",
@@ -151,6 +161,28 @@ def test_vm_platform_and_guest_defaults():
     assert platform.server.address == "198.18.0.22"
     assert experiment.guest == GuestSettings("auto", 256, 60, 10)
     assert config["guest"]["kernel_package"] == "linux-image-cloud-amd64"
+
+
+def test_allowed_netperf_options_load():
+    for options in (["-4"], ["-6"], ["-T", "0,1"], ["-T1,1"], ["-T", ",1"], ["-n", "2"], ["-4", "-T", "0"]):
+        assert load(mutate("netperf_options", options)(tiny_config())).netperf_options == tuple(options)
+
+
+def test_refused_netperf_options_say_what_sets_them():
+    with pytest.raises(ConfigError) as error:
+        load(mutate("netperf_options", ["-f", "g"])(tiny_config()))
+    assert str(error.value) == (
+        "netperf_options[0]: '-f' is set by the cell (the units (10^6 bits/s))"
+        " (allowed: -4, -6, -T LCPU,RCPU, -n NUMCPU)"
+    )
+    with pytest.raises(ConfigError, match=r"^duration: 2.5 is not allowed \(allowed: whole seconds"):
+        load(mutate("duration", 2.5)(tiny_config()))
+
+
+def test_a_whole_duration_written_as_a_float_keeps_its_value_in_what_cells_measure():
+    # 2.0 is 2 s, and the tracked measurement keeps the config's own value: no rerun.
+    experiment = load(mutate("duration", 2.0)(tiny_config()))
+    assert experiment.measurement("native", "TCP_RR", 1).as_params()["duration"] == 2.0
 
 
 def test_unknown_key_lists_the_allowed_ones():

@@ -15,11 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
-from vnetbench import cell, netserver
-from vnetbench.config import Cell, Platform
-from vnetbench.hosts import Host, Unreachable
+from vnetbench import netserver
+from vnetbench.cell import CellFailed
+from vnetbench.hosts import Unreachable
+from vnetbench.model import Cell, Host, Platform, RunSettings
 
 from .conftest import cell_jobs, free_port, pids_of, tiny_config
+from .test_cell import run_cell
 from .test_testbed import EMBEDDED, leftovers
 
 pytestmark = pytest.mark.slow
@@ -126,10 +128,8 @@ def test_frozen_netserver_times_out_and_netperf_is_killed(netserver_port, tmp_pa
     os.kill(pid, signal.SIGSTOP)
     try:
         began = time.monotonic()
-        with pytest.raises(cell.CellFailed, match="killed after 3 s"):
-            cell.run(
-                Cell("native", "TCP_RR", 1, 1), platform, cell.Settings(1, 2, 2), {}, str(tmp_path / "r")
-            )
+        with pytest.raises(CellFailed, match="killed after 3 s"):
+            run_cell(Cell("native", "TCP_RR", 1, 1), platform, RunSettings(2, 2), {}, str(tmp_path / "r"))
         assert time.monotonic() - began < 6  # duration + margin, far below netperf's own 120 s
         assert not pids_of("netperf", netserver_port)
         assert not (tmp_path / "r").exists()
@@ -151,9 +151,7 @@ def test_unreachable_server_host_times_out_and_is_named(sshd, tmp_path):
     try:
         began = time.monotonic()
         with pytest.raises(Unreachable, match=rf"native server \(root@127.0.0.1:{spec['port']}\)"):
-            cell.run(
-                Cell("native", "TCP_RR", 1, 1), platform, cell.Settings(1, 5, 2), {}, str(tmp_path / "r")
-            )
+            run_cell(Cell("native", "TCP_RR", 1, 1), platform, RunSettings(5, 2), {}, str(tmp_path / "r"))
         assert time.monotonic() - began < 8
     finally:
         os.kill(sshd.process.pid, signal.SIGCONT)

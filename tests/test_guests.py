@@ -3,6 +3,7 @@
 import gzip
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -11,8 +12,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 from vnetbench import guest_image, guests, netperf, netserver, testbed
 from vnetbench.hosts import HostKeyRejected, open_session
+from vnetbench.model import GuestSettings
 
 from .conftest import leftovers, tiny_config
 
@@ -46,7 +49,7 @@ def bridge_addresses(bed: testbed.Testbed) -> list[str]:
 
 def test_a_guest_boots_answers_ssh_with_strict_host_keys_and_serves_netperf(bed, image):
     before = bridge_addresses(bed)
-    state = guests.ensure(bed, image, guests.Settings(), **QUIET)
+    state = guests.ensure(bed, image, GuestSettings(), **QUIET)
     # A tap joining a bridge must not change the bridge's address: the other machine's
     # neighbour entry would go stale and native cells hang (seen before the fix).
     assert bridge_addresses(bed) == before
@@ -65,7 +68,7 @@ def test_a_guest_boots_answers_ssh_with_strict_host_keys_and_serves_netperf(bed,
         assert netserver.ensure(open_session(server), server).startswith("started")
         argv = netperf.command("TCP_RR", 1, 1, server.address, server.netserver_port)
         result = session.run(argv, timeout=15)
-        assert netperf.parse_measurement("TCP_RR", 1, result.output).transactions > 0
+        assert netperf.parse_result("TCP_RR", 1, result.output).transactions > 0
     finally:
         session.close()
 
@@ -77,7 +80,7 @@ def test_a_guest_boots_answers_ssh_with_strict_host_keys_and_serves_netperf(bed,
         open_session(replace(client, known_hosts=str(wrong))).run(["true"], timeout=10)
 
     # A second ensure finds them running: no new boot.
-    assert guests.ensure(bed, image, guests.Settings(), **QUIET)["guests"] == state["guests"]
+    assert guests.ensure(bed, image, GuestSettings(), **QUIET)["guests"] == state["guests"]
 
 
 def test_stop_and_testbed_down_leave_no_qemu_tap_or_namespace(tmp_path, image):
@@ -85,7 +88,7 @@ def test_stop_and_testbed_down_leave_no_qemu_tap_or_namespace(tmp_path, image):
     testbed.up(bed, **QUIET)
     try:
         pids = [
-            entry["pid"] for entry in guests.ensure(bed, image, guests.Settings(), **QUIET)["guests"].values()
+            entry["pid"] for entry in guests.ensure(bed, image, GuestSettings(), **QUIET)["guests"].values()
         ]
         assert all(guests.qemu_alive(pid) for pid in pids)
         guests.stop(bed, **QUIET)
@@ -97,7 +100,7 @@ def test_stop_and_testbed_down_leave_no_qemu_tap_or_namespace(tmp_path, image):
             assert "tapvm" not in links.stdout
         # Booted again, then the whole testbed goes down with them.
         pids = [
-            entry["pid"] for entry in guests.ensure(bed, image, guests.Settings(), **QUIET)["guests"].values()
+            entry["pid"] for entry in guests.ensure(bed, image, GuestSettings(), **QUIET)["guests"].values()
         ]
     finally:
         testbed.down(bed, **QUIET)
@@ -107,7 +110,7 @@ def test_stop_and_testbed_down_leave_no_qemu_tap_or_namespace(tmp_path, image):
 
 
 def test_a_guest_that_does_not_come_up_fails_with_its_console_log_and_leaves_nothing(bed, image):
-    settings = guests.Settings(accel="tcg", boot_timeout=0.5)
+    settings = GuestSettings(accel="tcg", boot_timeout=0.5)
     with pytest.raises(guests.GuestBootError) as failure:
         guests.ensure(bed, image, settings, **QUIET)
     message = str(failure.value)
@@ -116,7 +119,7 @@ def test_a_guest_that_does_not_come_up_fails_with_its_console_log_and_leaves_not
     assert not [p for p in leftovers(bed) if "qemu" in p]
     # The run's other vm cells get the same evidence at once, without booting again.
     with pytest.raises(guests.GuestBootError, match="kept from this run's first boot attempt"):
-        guests.ensure(bed, image, guests.Settings(accel="tcg"), **QUIET)
+        guests.ensure(bed, image, GuestSettings(accel="tcg"), **QUIET)
 
 
 def test_the_image_holds_no_key_and_is_reproducible(image, tmp_path):
@@ -154,38 +157,71 @@ def cpio_names(archive: bytes) -> set[str]:
         offset += size + (-size % 4)
 
 
-def test_tiny_grid_on_the_vm_platform_end_to_end(workflow):
+def test_tiny_grid_with_the_vm_platform_runs_from_another_working_directory(workflow, tmp_path):
+    """`snakemake -s CHECKOUT/Snakefile -d WORKDIR --configfile ...`, from a third directory:
+    the workflow finds its own files (scripts, guest recipe, schema, profile), and the results,
+    the guest image and the testbed all belong to WORKDIR."""
     platforms = {
         "native": {"label": "Native", "embedded": "native"},
         "vm": {"label": "QEMU/{accel} guest (virtio-net, bridged)", "embedded": "vm"},
     }
     config = tiny_config(testbed="embedded", platforms=platforms)
     config["figures"] = {"tcp_small": {"test": "TCP_RR", "sizes": [1, 64], "title": "TCP small"}}
-    workflow.write_config(config)
-    done = workflow.run("--profile", "profiles/default", timeout=600)
-    assert "8 cells: 8 done, 0 failed" in done.stderr
+    experiment = tmp_path / "experiment"
+    experiment.mkdir()
+    (experiment / "vm.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    snakefile = workflow.directory / "Snakefile"
 
-    records = [json.loads(path.read_text()) for path in workflow.records()]
-    vm = [record for record in records if record["platform"] == "vm"]
-    assert len(vm) == 4 and all(record["guest"]["accel"] in ("kvm", "tcg") for record in vm)
-    assert all(record["client_facts"]["kernel"] == vm[0]["guest"]["kernel_release"] for record in vm)
-    accel = vm[0]["guest"]["accel"].upper()
-    table = (workflow.directory / "results" / "figures" / "tcp_small.csv").read_text()
-    assert f"QEMU/{accel} guest (virtio-net, bridged)" in table and "{accel}" not in table
-    provenance = json.loads((workflow.directory / "results" / "provenance.json").read_text())
-    assert provenance["guests"]["accel"] == vm[0]["guest"]["accel"]
-    assert provenance["guests"]["kernel_release"] == vm[0]["guest"]["kernel_release"]
-    bed = testbed.for_workdir(workflow.directory)
+    def snakemake(*args: str) -> subprocess.CompletedProcess:
+        argv = [workflow.snakemake, "--cores", "1", "-s", str(snakefile), "-d", str(experiment)]
+        done = subprocess.run(
+            [*argv, "--configfile", str(experiment / "vm.yaml"), *args],
+            cwd=elsewhere, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    bed = testbed.for_workdir(experiment)
+    try:
+        done = snakemake()
+    finally:
+        testbed.down(bed, log=lambda line: None)
+    # The checkout's default config (four platforms) was replaced, not merged into.
+    assert "8 cells: 8 done, 0 failed" in done.stderr
+    assert (experiment / "resources" / "guest" / "manifest.json").exists()
+    assert not (workflow.directory / "results" / "raw").exists()
+    assert not list(elsewhere.iterdir())
     assert leftovers(bed) == []
 
-    # Cached: nothing reruns, a touched guest script neither (Snakemake compares small
-    # inputs by checksum); a changed one rebuilds the image and remeasures the vm cells only.
+    records = [json.loads(path.read_text()) for path in (experiment / "results" / "raw").rglob("*.json")]
+    vm = [record for record in records if record["platform"] == "vm"]
+    assert len(records) == 8 and len(vm) == 4
+    assert all(record["guest"]["accel"] in ("kvm", "tcg") for record in vm)
+    assert all(record["client_facts"]["kernel"] == vm[0]["guest"]["kernel_release"] for record in vm)
+    accel = vm[0]["guest"]["accel"].upper()
+    table = (experiment / "results" / "figures" / "tcp_small.csv").read_text()
+    assert f"QEMU/{accel} guest (virtio-net, bridged)" in table and "{accel}" not in table
+    provenance = json.loads((experiment / "results" / "provenance.json").read_text())
+    assert provenance["guests"]["accel"] == vm[0]["guest"]["accel"]
+    assert provenance["guests"]["kernel_release"] == vm[0]["guest"]["kernel_release"]
+    # Snakemake's report: no placeholder left raw in the workflow's description either.
+    snakemake("--report", str(experiment / "report.html"))
+    report = (experiment / "report.html").read_text()
+    description = report[report.index("reproduces Figures 3-7") :][:1500]
+    assert "{accel}" not in description and "QEMU/KVM or TCG guest (virtio-net, bridged)" in description
+
+    # Cached: nothing reruns; a touched guest script neither (it is tracked by content); a
+    # changed one rebuilds the image and remeasures the vm cells only.
     rc = workflow.directory / "workflow" / "guest" / "rc"
     rc.touch()
-    assert workflow.planned("--profile", "profiles/default") == {}
+    done = snakemake("-n")
+    assert "Nothing to be done" in done.stdout + done.stderr
     rc.write_text(rc.read_text() + "# changed\n")
-    planned = workflow.planned("--profile", "profiles/default")
-    assert planned.get("guest_image") == 1 and planned.get("cell") == 4
+    done = snakemake("-n")
+    planned = done.stdout + done.stderr
+    assert re.search(r"^guest_image\s+1$", planned, re.M) and re.search(r"^cell\s+4$", planned, re.M)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "crash"])

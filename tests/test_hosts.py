@@ -1,19 +1,23 @@
 """Running commands on hosts: locally and over a real sshd with strict host keys."""
 
 import dataclasses
+import os
+import signal
+from pathlib import Path
 
 import pytest
 from vnetbench.hosts import (
     AuthenticationFailed,
     CommandTimedOut,
-    Host,
     HostKeyRejected,
+    KeptShell,
     Unreachable,
     open_session,
 )
+from vnetbench.model import Host
 from vnetbench.sshd import generate_key
 
-from .conftest import free_port
+from .conftest import free_port, stop
 
 HOSTILE = [
     "a b",
@@ -109,3 +113,49 @@ def test_closed_port_names_the_host():
     host = Host("server of native", "127.0.0.1", port=free_port(), key="/dev/null", known_hosts="/dev/null")
     with pytest.raises(Unreachable, match=r"server of native \(root@127.0.0.1:\d+\): cannot connect"):
         open_session(host).run(["true"], timeout=5)
+
+
+def test_a_kept_shell_quotes_every_argument_and_keeps_exit_codes(sshd, tmp_path):
+    sentinel = tmp_path / "pwned"
+    args = [arg.format(sentinel=sentinel) for arg in HOSTILE]
+    shell = KeptShell(ssh_host(sshd))
+    try:
+        result = shell.run(["printf", "%s\n", *args], timeout=10)
+        assert (result.exit_code, result.output) == (0, "".join(f"{arg}\n" for arg in args))
+        failing = shell.run(["sh", "-c", "echo out; echo err >&2; exit 3"], timeout=10)
+        assert (failing.exit_code, failing.output) == (3, "out\nerr\n")
+        # A command that reads stdin must not eat the shell's next commands.
+        assert shell.run(["cat"], timeout=10).output == ""
+        assert shell.run(["echo", "still here"], timeout=10).output == "still here\n"
+    finally:
+        shell.close()
+    assert not sentinel.exists()
+
+
+def test_a_dead_connection_never_fails_a_command_a_new_one_can_run(sshd):
+    def parent_of(pid: int) -> int:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+    shell = KeptShell(ssh_host(sshd))
+    try:
+        kept = int(shell.run(["sh", "-c", "echo $PPID"], timeout=10).output)  # the kept shell
+        os.kill(parent_of(kept), signal.SIGKILL)  # its sshd session: the connection drops
+        again = int(shell.run(["sh", "-c", "echo $PPID"], timeout=10).output)
+        assert again != kept  # another shell, on a new connection
+        # With the server gone for good, the failure names the host.
+        stop(sshd.process)
+        os.kill(parent_of(again), signal.SIGKILL)
+        with pytest.raises(Unreachable, match=r"test host \(root@127.0.0.1:\d+\)"):
+            shell.run(["true"], timeout=5)
+    finally:
+        shell.close()
+
+
+def test_a_kept_shell_times_out_typed_and_starts_afresh(sshd):
+    shell = KeptShell(ssh_host(sshd))
+    try:
+        with pytest.raises(CommandTimedOut, match="timed out after 1 s"):
+            shell.run(["sleep", "5"], timeout=1)
+        assert shell.run(["echo", "ok"], timeout=10).output == "ok\n"
+    finally:
+        shell.close()

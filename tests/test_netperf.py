@@ -1,8 +1,11 @@
 """The netperf parser, on outputs captured from real netperf 2.7.0 runs (tests/data)."""
 
+import re
+import subprocess
+
 import pytest
 from vnetbench import netperf
-from vnetbench.netperf import NetperfOutputError, parse_measurement
+from vnetbench.netperf import NetperfOutputError, parse_result
 
 from .conftest import DATA
 
@@ -12,7 +15,7 @@ def output(name: str) -> str:
 
 
 def test_tcp_rr_reports_rate_and_both_directions():
-    m = parse_measurement("TCP_RR", 512, output("tcp_rr_512.out"))
+    m = parse_result("TCP_RR", 512, output("tcp_rr_512.out"))
     assert m.transactions_per_s == pytest.approx(15002.445)
     # trans/s x (request + response) x 8 / 1e6, as netperf's own THROUGHPUT=122.90
     assert m.throughput_mbit_s == pytest.approx(15002.445 * 1024 * 8 / 1e6)
@@ -22,64 +25,66 @@ def test_tcp_rr_reports_rate_and_both_directions():
 
 
 def test_udp_rr_one_byte():
-    m = parse_measurement("UDP_RR", 1, output("udp_rr_1.out"))
+    m = parse_result("UDP_RR", 1, output("udp_rr_1.out"))
     assert m.transactions_per_s == pytest.approx(26514.377)
     assert m.throughput_mbit_s == pytest.approx(26514.377 * 2 * 8 / 1e6)
     assert m.transactions == 26517
 
 
 def test_large_tcp_rr_counts_few_transactions():
-    m = parse_measurement("TCP_RR", 52428800, output("tcp_rr_50m.out"))
+    m = parse_result("TCP_RR", 52428800, output("tcp_rr_50m.out"))
     assert m.transactions == 23
     assert m.elapsed_s == 1.02
 
 
 def test_tcp_stream_uses_receiver_rate():
-    m = parse_measurement("TCP_STREAM", 65536, output("tcp_stream_64k.out"))
+    m = parse_result("TCP_STREAM", 65536, output("tcp_stream_64k.out"))
     assert m.throughput_mbit_s == 12775.48
     assert m.transactions_per_s is None
     assert m.bytes_received == 1597374464
 
 
 def test_udp_stream_uses_receiver_rate_not_sender():
-    m = parse_measurement("UDP_STREAM", 32768, output("udp_stream_32k.out"))
+    m = parse_result("UDP_STREAM", 32768, output("udp_stream_32k.out"))
     assert m.throughput_mbit_s == 55033.46  # LOCAL_SEND_THROUGHPUT was 61089.55
     assert (m.datagrams_sent, m.datagrams_received) == (233057, 209953)
 
 
 def test_size_other_than_asked_is_refused():
-    with pytest.raises(NetperfOutputError, match="not the 64/64"):
-        parse_measurement("TCP_RR", 64, output("tcp_rr_512.out"))
-    with pytest.raises(NetperfOutputError, match="not the 1024"):
-        parse_measurement("TCP_STREAM", 1024, output("tcp_stream_64k.out"))
+    with pytest.raises(
+        NetperfOutputError, match="REQUEST_SIZE/RESPONSE_SIZE are 512/512 bytes, not the 64/64"
+    ):
+        parse_result("TCP_RR", 64, output("tcp_rr_512.out"))
+    with pytest.raises(NetperfOutputError, match="LOCAL_SEND_SIZE is 65536 bytes, not the 1024"):
+        parse_result("TCP_STREAM", 1024, output("tcp_stream_64k.out"))
 
 
 def test_r0_empty_result_is_refused():
     # `-r 0` exits 0 with REQUEST_SIZE=0 and a few selectors only.
     with pytest.raises(NetperfOutputError):
-        parse_measurement("TCP_RR", 1, output("err_r0.out"))
+        parse_result("TCP_RR", 1, output("err_r0.out"))
 
 
 @pytest.mark.parametrize("name", ["err_no_netserver.out", "err_udp_too_big.out", "err_unknown_test.out"])
 def test_error_outputs_are_not_measurements(name):
     with pytest.raises(NetperfOutputError) as error:
-        parse_measurement("UDP_RR", 65508, output(name))
+        parse_result("UDP_RR", 65508, output(name))
     assert output(name).splitlines()[0] in str(error.value)  # the output travels with the error
 
 
 def test_truncated_and_garbage_outputs_are_refused():
     text = output("tcp_rr_512.out")
     with pytest.raises(NetperfOutputError, match="lacks"):
-        parse_measurement("TCP_RR", 512, text[: len(text) // 2])
-    with pytest.raises(NetperfOutputError, match="non-numeric"):
-        parse_measurement("TCP_RR", 512, text.replace("TRANSACTION_RATE=15002.445", "TRANSACTION_RATE=fast"))
+        parse_result("TCP_RR", 512, text[: len(text) // 2])
+    with pytest.raises(NetperfOutputError, match="TRANSACTION_RATE is not a number: 'fast'"):
+        parse_result("TCP_RR", 512, text.replace("TRANSACTION_RATE=15002.445", "TRANSACTION_RATE=fast"))
     with pytest.raises(NetperfOutputError):
-        parse_measurement("TCP_RR", 512, "\x00\xffgarbage\n" * 5)
+        parse_result("TCP_RR", 512, "\x00\xffgarbage\n" * 5)
 
 
 def test_protocol_mismatch_is_refused():
-    with pytest.raises(NetperfOutputError, match="ran UDP"):
-        parse_measurement("TCP_RR", 1, output("udp_rr_1.out"))
+    with pytest.raises(NetperfOutputError, match="PROTOCOL is 'UDP', not the 'TCP'"):
+        parse_result("TCP_RR", 1, output("udp_rr_1.out"))
 
 
 def test_command_is_an_argument_list():
@@ -90,9 +95,9 @@ def test_command_is_an_argument_list():
     assert argv[argv.index("-t") + 1] == "UDP_RR"
     assert argv[argv.index("--") + 1 :][:2] == ["-r", "8192,8192"]
     assert "-4" in argv[: argv.index("--")]
-    stream = netperf.command("TCP_STREAM", 65536, 0.5, "h", 1)
+    stream = netperf.command("TCP_STREAM", 65536, 3, "h", 1)
     assert stream[stream.index("--") + 1 :][:2] == ["-m", "65536"]
-    assert stream[stream.index("-l") + 1] == "0.5"
+    assert stream[stream.index("-l") + 1] == "3"
     with pytest.raises(ValueError, match="unknown test"):
         netperf.command("SCTP_RR", 1, 1, "h", 1)
 
@@ -101,3 +106,69 @@ def test_version():
     assert netperf.parse_version("Netperf version 2.7.0\n") == "2.7.0"
     with pytest.raises(NetperfOutputError):
         netperf.parse_version("sh: netperf: not found")
+
+
+# What a cell asked for, checked field by field: outputs of real netperf 2.7.0 runs whose
+# command lines changed the units (-f g, -f M) or the test (TCP_MAERTS: the server sends).
+@pytest.mark.parametrize(
+    "test, size, name, field",
+    [
+        ("TCP_RR", 1, "tcp_rr_1_f_g.out", "THROUGHPUT_UNITS is '10^9bits/s'"),
+        ("TCP_RR", 1, "tcp_rr_1_f_M.out", "THROUGHPUT_UNITS is 'MBytes/s'"),
+        ("TCP_STREAM", 65536, "tcp_maerts_64k.out", "DIRECTION is 'Receive', not the 'Send' of a TCP_STREAM"),
+    ],
+)
+def test_units_and_direction_other_than_asked_are_refused(test, size, name, field):
+    with pytest.raises(NetperfOutputError, match=re.escape(field)):
+        parse_result(test, size, output(name))
+
+
+# Impossible values, edited into real outputs: non-finite numbers, and netperf's own -1
+# "could not measure" in the fields a result is read from.
+@pytest.mark.parametrize(
+    "test, size, name, edit, field",
+    [
+        ("TCP_RR", 512, "tcp_rr_512.out", ("ELAPSED_TIME=1.00", "ELAPSED_TIME=nan"), "ELAPSED_TIME is nan"),
+        ("TCP_RR", 512, "tcp_rr_512.out", ("TRANSACTION_RATE=15002.445", "TRANSACTION_RATE=inf"),
+         "TRANSACTION_RATE is inf"),
+        ("TCP_RR", 512, "tcp_rr_512.out", ("TRANSACTION_RATE=15002.445", "TRANSACTION_RATE=-1"),
+         "TRANSACTION_RATE is -1"),
+        ("TCP_RR", 512, "tcp_rr_512.out", ("REMOTE_BYTES_RECVD=7683072", "REMOTE_BYTES_RECVD=-1"),
+         "REMOTE_BYTES_RECVD is -1"),
+        ("UDP_STREAM", 32768, "udp_stream_32k.out",
+         ("REMOTE_RECV_THROUGHPUT=55033.46", "REMOTE_RECV_THROUGHPUT=-1"), "REMOTE_RECV_THROUGHPUT is -1"),
+        ("TCP_STREAM", 65536, "tcp_stream_64k.out",
+         ("LOCAL_SEND_THROUGHPUT=12775.48", "LOCAL_SEND_THROUGHPUT=NaN"), "LOCAL_SEND_THROUGHPUT is NaN"),
+    ],
+)  # fmt: skip
+def test_impossible_values_are_refused_naming_the_field(test, size, name, edit, field):
+    text = output(name)
+    assert edit[0] in text
+    with pytest.raises(NetperfOutputError, match=re.escape(field)) as error:
+        parse_result(test, size, text.replace(*edit))
+    assert edit[1] in str(error.value)  # the output travels with the error
+
+
+def test_the_sentinel_of_an_unused_field_is_accepted():
+    # A STREAM test reports REQUEST_SIZE=-1: not applicable, and not read.
+    assert "REQUEST_SIZE=-1" in output("tcp_stream_64k.out")
+    assert parse_result("TCP_STREAM", 65536, output("tcp_stream_64k.out")).throughput_mbit_s > 0
+
+
+def test_fractional_durations_are_refused_by_the_command():
+    with pytest.raises(ValueError, match="whole seconds"):
+        netperf.command("TCP_RR", 1, 2.5, "h", 1)
+    assert (
+        netperf.command("TCP_RR", 1, 2.0, "h", 1)[netperf.command("TCP_RR", 1, 2.0, "h", 1).index("-l") + 1]
+        == "2"
+    )
+
+
+def test_real_netperf_runs_whole_seconds_only(netserver_port):
+    """Why `duration` is a whole number: netperf reads -l with atoi. -l 2.5 runs 2 s, and
+    -l 0.5 becomes 0, which does not stop on its own."""
+    base = ["netperf", "-P", "0", "-H", "127.0.0.1", "-p", str(netserver_port), "-t", "TCP_RR"]
+    done = subprocess.run([*base, "-l", "2.5", "--", "-k", "ELAPSED_TIME"], capture_output=True, text=True)
+    assert netperf.parse_keyval(done.stdout)["ELAPSED_TIME"] == "2.00"
+    endless = subprocess.run(["timeout", "3", *base, "-l", "0.5"], capture_output=True, text=True)
+    assert endless.returncode == 124  # still running after 3 s: killed by timeout

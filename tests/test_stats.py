@@ -2,6 +2,7 @@
 
 import math
 
+import pandas as pd
 import pytest
 from vnetbench.aggregate import Thresholds, figure_table
 from vnetbench.comparison import judge_claims, ratios
@@ -121,8 +122,26 @@ def test_ratios_table_and_claims():
     assert table.loc[table.platform == "xen", "ratio_ci_high"].item() < 1
     again = ratios("fig3_tcp_small", "TCP_RR", "throughput_mbit_s", LABELS, records, "native", 2007)
     assert table.equals(again)
-    claims = judge_claims({"fig3_tcp_small": ("TCP_RR", "throughput_mbit_s", records)}, seed=2007)
+    versus_xen = ratios("fig3_tcp_small", "TCP_RR", "throughput_mbit_s", LABELS, records, "xen", 2007)
+    claims = judge_claims(pd.concat([table, versus_xen]))
     verdicts = dict(zip(claims["claim"], claims["verdict"], strict=True))
     assert verdicts["OpenVZ beats Xen, mainly for small and medium messages"] == "supported"
     assert verdicts["OpenVZ comes close to native at some sizes"] == "supported"
     assert verdicts["Native beats the virtualized platforms in most cases"] == "supported"
+
+
+def test_claims_are_judged_on_the_intervals_of_the_ratio_table():
+    """One estimate per comparison: a verdict counts exactly the intervals the _vs_ table shows.
+    Here the table's openvz row is edited to exclude 1 from above: the verdict follows it."""
+    records = []
+    for rep in range(1, 11):
+        records += [record("native", 64, rep, 1000 + 3 * rep), record("openvz", 64, rep, 1000 - rep)]
+        records += [record("xen", 64, rep, 700 + rep)]
+    table = ratios("fig3_tcp_small", "TCP_RR", "throughput_mbit_s", LABELS, records, "native", 2007)
+    first = judge_claims(table)
+    openvz = table["platform"] == "openvz"
+    below = int((table["ratio_ci_high"] < 1).sum())
+    assert f"below 1 in {below} of 2 comparisons" in first["evidence"][0]
+    table.loc[openvz, ["ratio_ci_low", "ratio_ci_high"]] = [1.01, 1.02]
+    again = judge_claims(table)
+    assert "above 1 in 1" in again["evidence"][0]

@@ -8,7 +8,8 @@ import time
 
 import pytest
 from vnetbench import cell, preflight, testbed
-from vnetbench.config import Cell, load_experiment
+from vnetbench.config import load_experiment
+from vnetbench.model import Cell, RunSettings
 
 from .conftest import leftovers, tiny_config
 
@@ -64,10 +65,13 @@ def test_netperf_over_ssh_on_every_platform(bed, tmp_path):
     experiment = load_experiment(embedded_config(), workdir=str(tmp_path))
     report = preflight.run(experiment)  # starts netserver on every server, over SSH
     assert {facts["netperf_version"] for facts in report["hosts"].values()} == {"2.7.0"}
-    settings = cell.Settings(duration=1, timeout_margin=5, retries=0)
+    settings = RunSettings(timeout_margin=5, retries=0)
     for name, platform in experiment.platforms.items():
         assert platform.client.ssh_host.startswith(bed.mgmt_net)  # reached by SSH like any host
-        record = cell.measure(Cell(name, "TCP_RR", 1, 1), platform, settings, log=lambda line: None)
+        measurement = experiment.measurement(name, "TCP_RR", 1)
+        record = cell.measure(
+            Cell(name, "TCP_RR", 1, 1), platform, measurement, settings, log=lambda line: None
+        )
         assert record["transactions_per_s"] > 100, name
         assert record["server_address"] == testbed.DATA_ADDRESS[testbed.PLATFORM_NODES[name][1]]
 

@@ -18,6 +18,9 @@ def test_tiny_grid_end_to_end(workflow):
     workflow.run()
     results = workflow.directory / "results"
     assert len(workflow.records()) == 6
+    # The lean path: every cell was measured by the run's broker, over a kept connection.
+    for log in (workflow.directory / "results" / "logs" / "cells").rglob("*.log"):
+        assert "measured by the run's broker" in log.read_text()
     for figure in ("tcp_small", "udp_small"):
         assert (results / "figures" / f"{figure}.pdf").read_bytes().startswith(b"%PDF")
     table = pd.read_csv(results / "figures" / "tcp_small.csv")
@@ -31,7 +34,7 @@ def test_tiny_grid_end_to_end(workflow):
     preflight = json.loads((results / "preflight.json").read_text())
     assert preflight["hosts"]["native server"]["netserver_version"] == "2.7.0"
     # The run cleans up after itself: no netserver, no run-scoped files.
-    assert not (workflow.directory / ".vnetbench" / "session.json").exists()  # the session ended
+    assert not (workflow.directory / ".vnetbench" / "run.json").exists()  # the run ended
     assert not Path(f"/tmp/vnetbench-netserver-local-127.0.0.1-{port}.pid").exists()
     assert not pids_of("netserver", port)
     # Everything exists: a second run does nothing.
@@ -71,7 +74,7 @@ def test_only_missing_or_changed_cells_rerun(workflow):
     assert "cell" not in planned and planned.get("plot") == 2
 
     # Editing a script never reruns a cell either (no "code" rerun trigger).
-    script = workflow.directory / "workflow" / "scripts" / "run_cell.py"
+    script = workflow.directory / "workflow" / "scripts" / "cell_client.py"
     script.write_text(script.read_text() + "\n# edited\n")
     assert "cell" not in workflow.planned()
 

@@ -16,7 +16,7 @@ with open(snakemake.log[0], "w") as log_file:
     try:
         guest_image.build(
             snakemake.params.kernel_package,
-            Path(snakemake.input.rc),
+            guest_image.RC,
             Path(output.kernel),
             Path(output.initramfs),
             Path(output.manifest),

@@ -1,23 +1,25 @@
 """Snakemake adapter: our results beside the paper's. See vnetbench.comparison."""
 
 import pandas as pd
-from vnetbench.comparison import cv_table, judge_claims, paper_markdown
+from vnetbench.comparison import RATIO_COLUMNS, cv_table, judge_claims, paper_markdown, ratios
 from vnetbench.records import read_json
 
 snakemake = globals()["snakemake"]
 params = snakemake.params
 tables = {path.split("/")[-1].removesuffix(".csv"): pd.read_csv(path) for path in snakemake.input.tables}
 records = [read_json(path) for path in params.cells]
-by_figure = {
-    figure: (
-        test,
-        metric,
-        [r for r in records if r["test"] == test and r["size_bytes"] in set(tables[figure]["size_bytes"])],
-    )
-    for figure, (test, metric) in params.figures.items()
-}
+# The claims are judged on the same ratios as the _vs_ tables: same function, same seeds.
+ratio_rows = []
+for figure, (test, metric) in params.figures.items():
+    sizes = set(tables[figure]["size_bytes"])
+    of_figure = [r for r in records if r["test"] == test and r["size_bytes"] in sizes]
+    for denominator in ("native", "xen"):
+        if denominator in params.labels:
+            ratio_rows.append(
+                ratios(figure, test, metric, params.labels, of_figure, denominator, params.seed)
+            )
 cvs = cv_table(tables, {figure: metric for figure, (_, metric) in params.figures.items()})
-claims = judge_claims(by_figure, params.seed)
+claims = judge_claims(pd.concat(ratio_rows) if ratio_rows else pd.DataFrame(columns=RATIO_COLUMNS))
 pd.concat([cvs.assign(part="largest_cv"), claims.assign(part="claims")]).to_csv(
     snakemake.output.csv, index=False
 )

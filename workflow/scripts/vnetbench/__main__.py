@@ -14,6 +14,7 @@ import sys
 
 from . import guests, testbed
 from .config import ConfigError, check_yaml_file, load_experiment
+from .errors import VnetbenchError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             state = "up" if testbed.is_up(experiment.testbed) else "down"
             print(json.dumps({"state": state, **testbed.inventory(experiment.testbed)}, indent=2))
-    except testbed.TestbedError as error:
+    except VnetbenchError as error:
         print(f"vnetbench: {error}", file=sys.stderr)
         return 1
     return 0

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from .netperf import RR_TESTS
+from .model import RR_TESTS
 from .stats import outliers, summarize
 
 UNITS = {"throughput_mbit_s": "Mbit/s", "transactions_per_s": "trans/s"}

@@ -1,15 +1,16 @@
 """One cell from start to record: run netperf on the client against the server.
 
-The hot path is one SSH connection and one remote command. Only when netperf
-finds no netserver does the cell reach the server host, start one, and retry.
+The hot path is one remote command on the client host. Only when netperf finds no
+netserver does the cell reach the server host, start one, and retry.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from . import netperf, netserver
-from .config import Cell, Platform
+from .errors import VnetbenchError
 from .hosts import CommandTimedOut, open_session
-from .records import utc_now, write_json_atomic
+from .model import Cell, Measurement, Platform, RunSettings
+from .records import utc_now
 
 # Seconds the SSH command may outlive the remote `timeout`, so the remote side
 # always stops netperf first and reports it.
@@ -19,15 +20,7 @@ _SSH_GRACE = 5.0
 _KILLED = {124, 137, -9}
 
 
-@dataclass(frozen=True)
-class Settings:
-    duration: float
-    timeout_margin: float
-    retries: int
-    netperf_options: tuple[str, ...] = ()
-
-
-class CellFailed(Exception):
+class CellFailed(VnetbenchError):
     """netperf did not produce the measurement; carries command, exit code and output."""
 
     def __init__(self, cell: Cell, message: str, command: str = "", exit_code=None, output: str = ""):
@@ -42,22 +35,31 @@ class CellFailed(Exception):
         self.command, self.exit_code, self.output = command, exit_code, output
 
 
-def measure(cell: Cell, platform: Platform, settings: Settings, log=print) -> dict:
-    """Run the cell's netperf and return its record (not yet written)."""
-    client, server = platform.client, platform.server
-    limit = settings.duration + settings.timeout_margin
+def command(measurement: Measurement, settings: RunSettings) -> list[str]:
+    """The cell's remote command: its netperf run, under a `timeout` that kills it on the
+    host itself (closing an SSH channel would not)."""
+    m = measurement
     argv = netperf.command(
-        cell.test,
-        cell.size_bytes,
-        settings.duration,
-        server.address,
-        server.netserver_port,
-        client.netperf,
-        settings.netperf_options,
+        m.test, m.size_bytes, m.duration, m.server_address, m.netserver_port, m.netperf, m.netperf_options
     )
-    # The remote `timeout` kills netperf itself: closing an SSH channel would not.
-    wrapped = ["timeout", "-s", "KILL", f"{limit:g}", *argv]
-    session = open_session(client)
+    return ["timeout", "-s", "KILL", f"{int(m.duration) + settings.timeout_margin:g}", *argv]
+
+
+def measure(
+    cell: Cell, platform: Platform, measurement: Measurement, settings: RunSettings, log=print, session=None
+) -> dict:
+    """Run the cell's netperf and return its record (not yet written). `session`: an open
+    connection to the client host to run it on; by default one is opened and closed."""
+    if measurement.client != platform.client.measured_as:
+        raise CellFailed(
+            cell,
+            f"measures client {measurement.client!r}, but the platform's is {platform.client.measured_as!r}",
+        )
+    server = platform.server
+    limit = int(measurement.duration) + settings.timeout_margin
+    wrapped = command(measurement, settings)
+    own_session = session is None
+    session = session or open_session(platform.client)
     try:
         for attempt in range(settings.retries + 1):
             started_at = utc_now()
@@ -75,7 +77,8 @@ def measure(cell: Cell, platform: Platform, settings: Settings, log=print) -> di
             if not _start_netserver(server, log).startswith("started"):
                 break
     finally:
-        session.close()
+        if own_session:
+            session.close()
 
     if result.exit_code in _KILLED:
         raise CellFailed(
@@ -88,7 +91,7 @@ def measure(cell: Cell, platform: Platform, settings: Settings, log=print) -> di
     if result.exit_code != 0:
         raise CellFailed(cell, "netperf failed", result.command, result.exit_code, result.output)
     try:
-        measurement = netperf.parse_measurement(cell.test, cell.size_bytes, result.output)
+        parsed = netperf.parse_result(cell.test, cell.size_bytes, result.output)
     except netperf.NetperfOutputError as error:
         raise CellFailed(
             cell, str(error).splitlines()[0], result.command, result.exit_code, result.output
@@ -96,12 +99,12 @@ def measure(cell: Cell, platform: Platform, settings: Settings, log=print) -> di
 
     return {
         **asdict(cell),
-        **asdict(measurement),
+        **asdict(parsed),
         "started_at": started_at,
         "finished_at": finished_at,
         "attempts": attempt + 1,
-        "duration_s": settings.duration,
-        "client": client.target,
+        "duration_s": int(measurement.duration),
+        "client": platform.client.target,
         "server": server.target,
         "server_address": server.address,
         "command": result.command,
@@ -122,12 +125,19 @@ def _start_netserver(server, log) -> str:
 
 
 def run(
-    cell: Cell, platform: Platform, settings: Settings, hosts_facts: dict, output: str, log=print, extra=None
+    cell: Cell,
+    platform: Platform,
+    measurement: Measurement,
+    settings: RunSettings,
+    hosts_facts: dict,
+    log=print,
+    extra=None,
+    session=None,
 ) -> dict:
-    """Measure the cell and write its record atomically to `output` (with `extra` fields)."""
-    record = measure(cell, platform, settings, log)
+    """Measure the cell and return its complete record: the measurement, the facts of both
+    hosts (from preflight) and `extra`. Writing it is the cell job's (records.write_json_atomic)."""
+    record = measure(cell, platform, measurement, settings, log, session)
     record["client_facts"] = hosts_facts.get(platform.client.name, {})
     record["server_facts"] = hosts_facts.get(platform.server.name, {})
     record.update(extra or {})
-    write_json_atomic(output, record)
     return record

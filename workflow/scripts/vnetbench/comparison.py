@@ -33,7 +33,8 @@ def _seed(seed: int, *parts) -> int:
 def ratios(
     figure: str, test: str, metric: str, labels: dict[str, str], records: list[dict], baseline: str, seed: int
 ) -> pd.DataFrame:
-    """median(platform) / median(baseline) per size, with a 95% bootstrap interval."""
+    """median(platform) / median(baseline) per size, with a 95% bootstrap interval; one row per
+    platform (in `labels` order, the baseline left out) and size."""
     labels = resolve_labels(labels, records)
     groups = group_records(records, test)
     rows = []
@@ -45,7 +46,9 @@ def ratios(
                 continue
             values = [r[metric] for r in groups[(platform, size)]]
             base = [r[metric] for r in groups[(baseline, size)]]
-            this_seed = _seed(seed, figure, platform, size)
+            # One seed per comparison, so each is reproducible on its own and the same
+            # comparison gives the same interval wherever it is made.
+            this_seed = _seed(seed, figure, platform, baseline, size)
             ratio, low, high = bootstrap_ratio_of_medians(values, base, this_seed)
             rows.append(
                 {
@@ -104,72 +107,61 @@ def cv_table(tables: dict[str, pd.DataFrame], metrics: dict[str, str]) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def judge_claims(records_by_figure: dict[str, tuple[str, str, list[dict]]], seed: int, close: float = 0.05):
-    """The paper's qualitative claims, each judged on our data with bootstrap intervals.
-
-    `records_by_figure` maps figure -> (test, metric, records). A comparison counts as
-    significant only when the 95% interval of the ratio of medians excludes 1.
-    """
+def judge_claims(ratio_rows: pd.DataFrame, close: float = 0.05) -> pd.DataFrame:
+    """The paper's qualitative claims, each judged on the ratio rows of the `_vs_` tables
+    (columns figure, platform, baseline, size_bytes, ratio_ci_low, ratio_ci_high): the very
+    intervals the tables and plots show. A comparison counts as significant only when the
+    95% interval of the ratio excludes 1."""
     verdicts = []
 
-    def comparisons(numerator: str, denominator: str, figures) -> list[tuple[str, int, float, float, float]]:
-        found = []
-        for figure in figures:
-            if figure not in records_by_figure:
-                continue
-            test, metric, records = records_by_figure[figure]
-            groups = group_records(records, test)
-            for (platform, size), group in sorted(groups.items()):
-                if platform != numerator or (denominator, size) not in groups:
-                    continue
-                values = [r[metric] for r in group]
-                base = [r[metric] for r in groups[(denominator, size)]]
-                found.append(
-                    (figure, size, *bootstrap_ratio_of_medians(values, base, _seed(seed, figure, size)))
-                )
-        return found
+    def points(numerator: str, denominator: str, figures=None) -> list[tuple[str, int, float, float, float]]:
+        rows = ratio_rows[(ratio_rows["platform"] == numerator) & (ratio_rows["baseline"] == denominator)]
+        if figures is not None:
+            rows = rows[rows["figure"].isin(figures)]
+        rows = rows.sort_values(["figure", "size_bytes"])
+        return [
+            (r.figure, int(r.size_bytes), r.ratio, r.ratio_ci_low, r.ratio_ci_high) for r in rows.itertuples()
+        ]
 
     # 1. Native beats the virtualized platforms in most cases.
-    points = comparisons("openvz", "native", records_by_figure) + comparisons(
-        "xen", "native", records_by_figure
-    )
-    worse, better = _beyond_one(points)
+    found = points("openvz", "native") + points("xen", "native")
+    worse, better = _beyond_one(found)
     verdicts.append(
         _verdict(
             "Native beats the virtualized platforms in most cases",
-            points,
-            worse > len(points) / 2,
-            better > len(points) / 2,
-            f"virtualized/native interval below 1 in {worse} of {len(points)} comparisons, "
+            found,
+            worse > len(found) / 2,
+            better > len(found) / 2,
+            f"virtualized/native interval below 1 in {worse} of {len(found)} comparisons, "
             f"above 1 in {better}",
         )
     )
     # 2. OpenVZ beats Xen, mainly for small and medium messages.
-    points = comparisons("openvz", "xen", SMALL_AND_MEDIUM)
-    below, above = _beyond_one(points)
+    found = points("openvz", "xen", SMALL_AND_MEDIUM)
+    below, above = _beyond_one(found)
     verdicts.append(
         _verdict(
             "OpenVZ beats Xen, mainly for small and medium messages",
-            points,
-            above > len(points) / 2,
-            below > len(points) / 2,
-            f"openvz/xen interval above 1 in {above} of {len(points)} small and medium comparisons, "
+            found,
+            above > len(found) / 2,
+            below > len(found) / 2,
+            f"openvz/xen interval above 1 in {above} of {len(found)} small and medium comparisons, "
             f"below 1 in {below}",
         )
     )
     # 3. OpenVZ comes close to native at some sizes.
-    points = comparisons("openvz", "native", records_by_figure)
-    near = [p for p in points if 1 - close <= p[3] and p[4] <= 1 + close]
-    far = [p for p in points if p[4] < 1 - close or p[3] > 1 + close]
+    found = points("openvz", "native")
+    near = [p for p in found if 1 - close <= p[3] and p[4] <= 1 + close]
+    far = [p for p in found if p[4] < 1 - close or p[3] > 1 + close]
     sizes = ", ".join(f"{figure} {size} B" for figure, size, *_ in near[:6])
     verdicts.append(
         _verdict(
             "OpenVZ comes close to native at some sizes",
-            points,
+            found,
             bool(near),
-            bool(points) and len(far) == len(points),
+            bool(found) and len(far) == len(found),
             f"openvz/native interval within {1 - close:g}..{1 + close:g} "
-            f"at {len(near)} of {len(points)} sizes" + (f" ({sizes})" if sizes else ""),
+            f"at {len(near)} of {len(found)} sizes" + (f" ({sizes})" if sizes else ""),
         )
     )
     return pd.DataFrame(verdicts)

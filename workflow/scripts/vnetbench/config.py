@@ -1,26 +1,35 @@
 """The config, checked and turned into an Experiment: platforms, figures and the cell grid.
 
 `load_experiment` validates the config against the JSON schema (filling in its
-defaults), then checks what a schema cannot say (sizes, UDP limits, files), and
-raises ConfigError with one message naming the key and what it allows.
+defaults), then checks what a schema cannot say (sizes, UDP limits, netperf options,
+files), and raises ConfigError with one message naming the key and what it allows.
 """
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from .guests import Settings as GuestSettings
-from .hosts import LOCAL, Host
-from .netperf import RR_TESTS, STREAM_TESTS
+from .errors import VnetbenchError
+from .model import (
+    LOCAL,
+    RR_TESTS,
+    STREAM_TESTS,
+    Experiment,
+    Figure,
+    GuestSettings,
+    Host,
+    Platform,
+    RunSettings,
+)
+from .netperf import allowed_options_text, option_problem
 from .sizes import UDP_MAX_PAYLOAD, parse_size
 from .testbed import PLATFORM_NODES, Testbed, for_workdir
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 
-class ConfigError(Exception):
+class ConfigError(VnetbenchError):
     """A config value that cannot be used; names the key and the allowed values."""
 
     def __init__(self, key: str, problem: str, allowed: str = ""):
@@ -31,75 +40,15 @@ class ConfigError(Exception):
         self.key = key
 
 
-@dataclass(frozen=True)
-class Platform:
-    name: str
-    label: str
-    client: Host
-    server: Host
-    # Its hosts are QEMU guests of the embedded testbed, booted by the first cell that needs them.
-    virtual_machine: bool = False
-
-
-@dataclass(frozen=True)
-class Figure:
-    name: str
-    test: str
-    sizes: tuple[int, ...]
-    metric: str
-    title: str
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One netperf run: the unit of work, of caching and of rerun."""
-
-    platform: str
-    test: str
-    size_bytes: int
-    rep: int
-
-    @property
-    def path(self) -> str:
-        return f"results/raw/{self.platform}/{self.test}/{self.size_bytes}/{self.rep}.json"
-
-    @property
-    def log_path(self) -> str:
-        return f"results/logs/cells/{self.platform}/{self.test}/{self.size_bytes}/{self.rep}.log"
-
-
-@dataclass(frozen=True)
-class Experiment:
-    testbed: Testbed | None  # the embedded testbed, or None for external hosts
-    repetitions: int
-    duration: float
-    timeout_margin: float
-    retries: int
-    netperf_options: tuple[str, ...]
-    platforms: dict[str, Platform]
-    figures: dict[str, Figure]
-    guest: GuestSettings = GuestSettings()
-
-    def cells(self, figure: str | None = None) -> list[Cell]:
-        """Every cell of one figure, or of all figures (each cell once)."""
-        figures = [self.figures[figure]] if figure else self.figures.values()
-        seen, cells = set(), []
-        for fig in figures:
-            for platform in self.platforms:
-                for size in fig.sizes:
-                    for rep in range(1, self.repetitions + 1):
-                        cell = Cell(platform, fig.test, size, rep)
-                        if cell not in seen:
-                            seen.add(cell)
-                            cells.append(cell)
-        return cells
-
-
 def load_experiment(config: dict, config_files: list[str] = (), workdir: str = ".") -> Experiment:
     """Validate `config` in place (defaults filled in) and build the Experiment."""
     for path in config_files:
         check_yaml_file(path)
     _validate_schema(config)
+    problem = option_problem(config["netperf_options"])
+    if problem:
+        index, text = problem
+        raise ConfigError(f"netperf_options[{index}]", text, allowed_options_text())
     experiment = experiment_from_validated(config, workdir)
     if config["baseline"] not in experiment.platforms:
         raise ConfigError(
@@ -311,11 +260,6 @@ def _testbed(config: dict, workdir: str) -> Testbed | None:
     return for_workdir(workdir, config["link_rate"])
 
 
-def platform_from_config(config: dict, name: str, workdir: str = ".") -> Platform:
-    """One platform of an already validated config (what a cell job needs, cheaply)."""
-    return _platform(name, config["platforms"][name], _testbed(config, workdir))
-
-
 def guest_settings(config: dict) -> GuestSettings:
     guest = config["guest"]
     return GuestSettings(
@@ -330,10 +274,9 @@ def experiment_from_validated(config: dict, workdir: str = ".") -> Experiment:
         testbed=testbed,
         repetitions=config["repetitions"],
         duration=config["duration"],
-        timeout_margin=config["timeout_margin"],
-        retries=config["retries"],
         netperf_options=tuple(config["netperf_options"]),
         platforms={name: _platform(name, spec, testbed) for name, spec in config["platforms"].items()},
         figures={name: _figure(name, spec) for name, spec in config["figures"].items()},
+        run=RunSettings(config["timeout_margin"], config["retries"]),
         guest=guest_settings(config),
     )

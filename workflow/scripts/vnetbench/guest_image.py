@@ -21,6 +21,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import VnetbenchError
+
 # The kernel metapackage is resolved to the image it depends on, whose version is recorded.
 USERLAND_PACKAGES = (
     "busybox-static",
@@ -47,9 +49,21 @@ VIRTIO_MODULES = (
 BINARIES = ("usr/bin/netperf", "usr/bin/netserver", "usr/sbin/dropbear")
 _LIBRARY_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64")
 _LOADER = "lib64/ld-linux-x86-64.so.2"
+# The guest's boot script, which busybox init runs: part of the workflow's own files.
+RC = Path(__file__).resolve().parents[2] / "guest" / "rc"
 
 
-class GuestImageError(Exception):
+def recipe_sha256(rc_script: Path = RC) -> str:
+    """sha256 of what the image is built from besides its packages: the boot script and this
+    builder. The rule tracks it as a parameter, so a touched or moved checkout rebuilds nothing
+    and an edited one rebuilds the image."""
+    digest = hashlib.sha256()
+    for path in (Path(rc_script), Path(__file__)):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+class GuestImageError(VnetbenchError):
     """A package could not be fetched or the image could not be assembled; carries the evidence."""
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import guest_image
+from .model import GuestSettings
 from .testbed import (
     DATA_ADDRESS,
     GUEST_MACHINE,
@@ -64,14 +65,6 @@ GUESTS = tuple(
           f"52:54:00:13:00:{int(DATA_ADDRESS[node].split('.')[-1]):02x}")
     for node, machine in GUEST_MACHINE.items()
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Settings:
-    accel: str = "auto"  # auto: KVM if the probe boot works, else TCG
-    memory_mb: int = 256
-    boot_timeout: float = 60.0
-    kvm_probe_timeout: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -123,7 +116,7 @@ def _lock(testbed: Testbed):
         yield
 
 
-def ensure(testbed: Testbed, image: Image, settings: Settings, log=print, on_boot=None) -> dict:
+def ensure(testbed: Testbed, image: Image, settings: GuestSettings, log=print, on_boot=None) -> dict:
     """Boot both guests unless they run; returns their state. After a boot, `on_boot(state)`
     may check them. A failure is kept (until the testbed goes down), so the run's other vm
     cells fail at once with the same evidence instead of booting again."""
@@ -149,7 +142,7 @@ def ensure(testbed: Testbed, image: Image, settings: Settings, log=print, on_boo
         return state
 
 
-def _boot_all(testbed: Testbed, image: Image, settings: Settings, log) -> dict:
+def _boot_all(testbed: Testbed, image: Image, settings: GuestSettings, log) -> dict:
     manifest = json.loads(image.manifest.read_text())
     host_lines = []
     for guest in GUESTS:
@@ -174,7 +167,7 @@ def _boot_all(testbed: Testbed, image: Image, settings: Settings, log) -> dict:
 
 
 def _choose_accel(
-    testbed: Testbed, image: Image, settings: Settings, qemu: str, log
+    testbed: Testbed, image: Image, settings: GuestSettings, qemu: str, log
 ) -> tuple[str, str, dict]:
     """("kvm"|"tcg", why, guests already booted by the probe)."""
     if settings.accel == "tcg":
@@ -294,7 +287,7 @@ class _Launch:
     began: float
 
 
-def _launch(testbed: Testbed, guest: Guest, image: Image, accel: str, settings: Settings) -> _Launch:
+def _launch(testbed: Testbed, guest: Guest, image: Image, accel: str, settings: GuestSettings) -> _Launch:
     directory = _directory(testbed, guest)
     (directory / "console.log").unlink(missing_ok=True)
     (directory / "qemu.pid").unlink(missing_ok=True)
@@ -330,7 +323,7 @@ def _wait_ready(testbed: Testbed, launch: _Launch, timeout: float) -> dict:
 
 
 def _boot(
-    testbed: Testbed, guests: list[Guest], image: Image, accel: str, settings: Settings, timeout: float
+    testbed: Testbed, guests: list[Guest], image: Image, accel: str, settings: GuestSettings, timeout: float
 ) -> dict:
     """Boot the guests side by side; their states by node."""
     launches = [_launch(testbed, guest, image, accel, settings) for guest in guests]
@@ -390,10 +383,3 @@ def stop(testbed: Testbed, log=print) -> list[str]:
     for line in done:
         log(line)
     return done
-
-
-def record_facts(state: dict) -> dict:
-    """What a vm cell's record says about the guests it ran on."""
-    return {key: value for key, value in state.items() if key != "guests"} | {
-        "boot_s": {node: entry["boot_s"] for node, entry in state["guests"].items()}
-    }

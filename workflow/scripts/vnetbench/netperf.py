@@ -2,14 +2,17 @@
 
 A cell runs one classic netperf test (TCP_RR, UDP_RR, TCP_STREAM, UDP_STREAM)
 through the omni code with keyval output (`-k`), which is robust to empty
-values where the CSV output is not.
+values where the CSV output is not. The parser accepts an output only when it is
+the measurement the cell asked for: test, direction, sizes and units, and values
+that are finite and not negative.
 """
 
+import math
+import re
 from dataclasses import dataclass
 
-RR_TESTS = ("TCP_RR", "UDP_RR")
-STREAM_TESTS = ("TCP_STREAM", "UDP_STREAM")
-TESTS = RR_TESTS + STREAM_TESTS
+from .errors import VnetbenchError
+from .model import RR_TESTS, TESTS
 
 # No latency selector: any of them turns netperf's histogram on, which costs
 # time in every transaction.
@@ -33,9 +36,42 @@ SELECTORS = (
     "REMOTE_RECV_THROUGHPUT",
     "COMMAND_LINE",
 )
+# `-f m`: throughputs in 10^6 bits/s, which the figures call Mbit/s.
+UNITS = "10^6bits/s"
+# What each test does, as netperf names it: RR tests send and receive, STREAM tests send.
+DIRECTION = {"TCP_RR": "Send|Recv", "UDP_RR": "Send|Recv", "TCP_STREAM": "Send", "UDP_STREAM": "Send"}
+# The values each kind of test is read from: each must be finite and not negative.
+# Others may hold netperf's "not applicable" -1 (REQUEST_SIZE of a STREAM test).
+_USED = {
+    "rr": ("TRANSACTION_RATE", "REQUEST_SIZE", "RESPONSE_SIZE", "ELAPSED_TIME", "LOCAL_BYTES_RECVD",
+           "REMOTE_BYTES_RECVD", "THROUGHPUT"),
+    "stream": ("REMOTE_RECV_THROUGHPUT", "LOCAL_SEND_SIZE", "ELAPSED_TIME", "REMOTE_BYTES_RECVD",
+               "LOCAL_SEND_CALLS", "REMOTE_RECV_CALLS", "THROUGHPUT"),
+}  # fmt: skip
+_TEXT_KEYS = {"THROUGHPUT_UNITS", "PROTOCOL", "DIRECTION", "COMMAND_LINE"}
+
+# Global options a config may add (netperf_options), with the form of their value. Every
+# other option is refused: the cell sets -t -H -p -l -f -P and the test-specific options,
+# and an option given twice silently takes the last value (netperf's last -f wins).
+ALLOWED_OPTIONS = {
+    "-4": None,  # IPv4 only
+    "-6": None,  # IPv6 only
+    "-T": re.compile(r"^(\d+)?,?(\d+)?$"),  # -T LCPU,RCPU: bind netperf and netserver to CPUs
+    "-n": re.compile(r"^\d+$"),  # -n NUMCPU: CPUs netperf assumes for CPU utilisation
+}
+_SET_BY_THE_CELL = {
+    "-t": "the figure's test",
+    "-H": "the server's address",
+    "-p": "the server's netserver_port",
+    "-l": "duration",
+    "-f": "the units (10^6 bits/s)",
+    "-P": "the output format",
+    "-L": "the local address",
+    "--": "the cell's test-specific options (-r, -m, -M, -s, -S, -k ...)",
+}
 
 
-class NetperfOutputError(Exception):
+class NetperfOutputError(VnetbenchError):
     """netperf exited but its output is not the result that was asked for."""
 
     def __init__(self, message: str, output: str):
@@ -44,7 +80,7 @@ class NetperfOutputError(Exception):
 
 
 @dataclass(frozen=True)
-class Measurement:
+class NetperfResult:
     """What one netperf run measured, in the units the figures use."""
 
     test: str
@@ -58,10 +94,40 @@ class Measurement:
     elapsed_s: float
 
 
+def option_problem(options: list[str] | tuple[str, ...]) -> tuple[int, str] | None:
+    """(index, problem) of the first extra global option a cell cannot take, or None."""
+    index = 0
+    while index < len(options):
+        option = options[index]
+        name, inline = option[:2], option[2:]
+        if option in _SET_BY_THE_CELL or name in _SET_BY_THE_CELL:
+            return index, f"{option!r} is set by the cell ({_SET_BY_THE_CELL[option[:2]]})"
+        if name not in ALLOWED_OPTIONS or not option.startswith("-"):
+            return index, f"{option!r} is not an option vnetbench passes to netperf"
+        form = ALLOWED_OPTIONS[name]
+        if form is None:
+            if inline:
+                return index, f"{option!r}: {name} takes no value"
+        else:
+            if not inline:
+                index += 1
+                if index == len(options):
+                    return index - 1, f"{name} needs a value"
+                inline = options[index]
+            if not form.match(inline) or inline in ("", ","):
+                return index, f"{inline!r} is not a value of {name}"
+        index += 1
+    return None
+
+
+def allowed_options_text() -> str:
+    return "-4, -6, -T LCPU,RCPU, -n NUMCPU"
+
+
 def command(
     test: str,
     size_bytes: int,
-    duration: float,
+    duration: int,
     server_address: str,
     netserver_port: int,
     netperf: str = "netperf",
@@ -70,15 +136,13 @@ def command(
     """The argument list of one netperf run (never a shell string)."""
     if test not in TESTS:
         raise ValueError(f"unknown test {test!r}; allowed: {', '.join(TESTS)}")
+    if float(duration) != int(duration) or int(duration) < 1:
+        raise ValueError(f"duration {duration!r}: netperf runs whole seconds (-l is read with atoi)")
     sizes = ["-r", f"{size_bytes},{size_bytes}"] if test in RR_TESTS else ["-m", str(size_bytes)]
     # -P 0 drops banners; -f m makes THROUGHPUT 10^6 bits/s.
     global_options = ["-P", "0", "-f", "m", "-H", server_address, "-p", str(netserver_port)]
-    global_options += ["-l", _format_duration(duration), "-t", test, *extra_options]
+    global_options += ["-l", str(int(duration)), "-t", test, *extra_options]
     return [netperf, *global_options, "--", *sizes, "-k", ",".join(SELECTORS)]
-
-
-def _format_duration(duration: float) -> str:
-    return str(int(duration)) if float(duration).is_integer() else str(duration)
 
 
 def parse_keyval(text: str) -> dict[str, str]:
@@ -91,33 +155,37 @@ def parse_keyval(text: str) -> dict[str, str]:
     return values
 
 
-def parse_measurement(test: str, size_bytes: int, text: str) -> Measurement:
-    """The Measurement in netperf's output; NetperfOutputError if it is not the one asked for."""
+def parse_result(test: str, size_bytes: int, text: str) -> NetperfResult:
+    """The result in netperf's output; NetperfOutputError, naming the field, if it is not
+    the measurement asked for."""
     values = parse_keyval(text)
     missing = [key for key in SELECTORS if key not in values]
     if missing:
         raise NetperfOutputError(f"netperf output lacks {', '.join(missing)}", text)
-    try:
-        numbers = {k: float(v) for k, v in values.items() if k not in _TEXT_KEYS}
-    except ValueError as error:
-        raise NetperfOutputError(f"netperf output has a non-numeric value: {error}", text) from None
+    numbers = _numbers(values, text)
     protocol = test.split("_")[0]
-    if values["PROTOCOL"] != protocol:
-        raise NetperfOutputError(f"netperf ran {values['PROTOCOL']}, not {protocol}", text)
+    expected = {"PROTOCOL": protocol, "DIRECTION": DIRECTION[test], "THROUGHPUT_UNITS": UNITS}
+    for key, wanted in expected.items():
+        if values[key] != wanted:
+            raise NetperfOutputError(f"{key} is {values[key]!r}, not the {wanted!r} of a {test} cell", text)
+    kind = "rr" if test in RR_TESTS else "stream"
+    for key in _USED[kind]:
+        if numbers[key] < 0:
+            raise NetperfOutputError(f"{key} is {values[key]}: netperf could not measure it", text)
     elapsed = numbers["ELAPSED_TIME"]
     if elapsed <= 0:
-        raise NetperfOutputError("netperf reports no elapsed time", text)
+        raise NetperfOutputError("ELAPSED_TIME is 0: netperf reports no elapsed time", text)
 
-    if test in RR_TESTS:
+    if kind == "rr":
         request, response = int(numbers["REQUEST_SIZE"]), int(numbers["RESPONSE_SIZE"])
         if (request, response) != (size_bytes, size_bytes):
             raise NetperfOutputError(
-                f"netperf measured request/response {request}/{response} bytes, "
+                f"REQUEST_SIZE/RESPONSE_SIZE are {request}/{response} bytes, "
                 f"not the {size_bytes}/{size_bytes} asked for",
                 text,
             )
         rate = numbers["TRANSACTION_RATE"]
-        return Measurement(
+        return NetperfResult(
             test=test,
             size_bytes=size_bytes,
             # Both directions, as netperf's own THROUGHPUT with -f m, but from
@@ -135,10 +203,10 @@ def parse_measurement(test: str, size_bytes: int, text: str) -> Measurement:
     send_size = int(numbers["LOCAL_SEND_SIZE"])
     if send_size != size_bytes:
         raise NetperfOutputError(
-            f"netperf sent {send_size}-byte messages, not the {size_bytes} asked for", text
+            f"LOCAL_SEND_SIZE is {send_size} bytes, not the {size_bytes} asked for", text
         )
     udp = test == "UDP_STREAM"
-    return Measurement(
+    return NetperfResult(
         test=test,
         size_bytes=size_bytes,
         # The receiver's rate: a UDP sender can report far more than arrived.
@@ -152,7 +220,19 @@ def parse_measurement(test: str, size_bytes: int, text: str) -> Measurement:
     )
 
 
-_TEXT_KEYS = {"THROUGHPUT_UNITS", "PROTOCOL", "DIRECTION", "COMMAND_LINE"}
+def _numbers(values: dict[str, str], text: str) -> dict[str, float]:
+    numbers = {}
+    for key, value in values.items():
+        if key in _TEXT_KEYS:
+            continue
+        try:
+            number = float(value)
+        except ValueError:
+            raise NetperfOutputError(f"{key} is not a number: {value!r}", text) from None
+        if not math.isfinite(number):
+            raise NetperfOutputError(f"{key} is {value}, not a finite number", text)
+        numbers[key] = number
+    return numbers
 
 
 def parse_version(text: str) -> str:

@@ -5,7 +5,11 @@ setsid and we keep its pid in a file on that host. A pid is only ever killed
 after checking that it still belongs to a netserver.
 """
 
-from .hosts import Host, HostError, shell
+from .hosts import HostError, shell
+from .model import Host
+
+# Seconds a new netserver may take to listen: an emulated (TCG) guest on a busy machine is slow.
+LISTEN_TIMEOUT = 30
 
 # A pid counts only while it is a live netserver: a killed one lingers as a
 # zombie, with its name, until init reaps it.
@@ -19,7 +23,7 @@ alive() {
 _START = (
     _ALIVE
     + r"""
-pidfile=$1; shift
+wait=$1; pidfile=$2; shift 2
 if [ -s "$pidfile" ]; then
   pid=$(cat "$pidfile")
   if alive "$pid"; then echo "running $pid"; exit 0; fi
@@ -28,17 +32,37 @@ command -v "$1" >/dev/null 2>&1 || { echo "$1: not found"; exit 127; }
 setsid "$@" </dev/null >/dev/null 2>&1 &
 pid=$!
 echo "$pid" >"$pidfile"
-# Started is not listening: a slow host (an emulated guest) takes a while.
+# Started is not listening: a slow host (an emulated guest) takes a while. Ready means that
+# a socket of this very process is in LISTEN state (0A) on the port (another program's
+# listener on a busy port must not count).
 port=$(printf '%04X' "$4")
-sleep 0.2  # one that cannot bind exits within this
-for _ in $(seq 50); do
-  kill -0 "$pid" 2>/dev/null || break
-  if grep -qi " [0-9a-f]*:$port [0-9a-f]*:0000 0A" /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
-    echo "started $pid"; exit 0
-  fi
+listening() {
+  for inode in $(awk -v p=":$port" 'toupper($2) ~ p"$" && $4 == "0A" {print $10}' \
+      /proc/net/tcp /proc/net/tcp6 2>/dev/null); do
+    for fd in /proc/"$pid"/fd/*; do
+      [ "$(readlink "$fd" 2>/dev/null)" = "socket:[$inode]" ] && return 0
+    done
+  done
+  return 1
+}
+# Not yet `alive`: until it has exec'd, the child is a copy of this shell.
+running() {
+  state=$(awk '/^State:/ {print $2}' /proc/"$pid"/status 2>/dev/null)
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+tries=0
+while [ "$tries" -lt $((wait * 10)) ]; do
+  running || break
+  if listening; then echo "started $pid"; exit 0; fi
   sleep 0.1
+  tries=$((tries + 1))
 done
-if kill -0 "$pid" 2>/dev/null; then echo "started $pid (not yet listening after 5 s)"; exit 0; fi
+if running; then
+  kill -9 "-$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null  # its group: setsid made it a leader
+  rm -f "$pidfile"
+  echo "netserver $pid started but was not listening on port $4 after $wait s; stopped it"
+  exit 1
+fi
 rm -f "$pidfile"
 echo "netserver exited at once: is port $4 in use on this host?"
 exit 1
@@ -72,10 +96,12 @@ def pidfile(host: Host) -> str:
     return f"/tmp/vnetbench-netserver-{host.ssh_host}-{host.address}-{host.netserver_port}.pid"
 
 
-def ensure(session, host: Host, timeout: float = 10.0) -> str:
-    """Start netserver on `host` unless ours is already running; returns what happened."""
+def ensure(session, host: Host, listen_timeout: int = LISTEN_TIMEOUT) -> str:
+    """Start netserver on `host` unless ours is already running, and wait until it listens;
+    returns what happened. NetserverError when it cannot start or never listens."""
     argv = shell(
         _START,
+        str(listen_timeout),
         pidfile(host),
         host.netserver,
         "-D",
@@ -84,7 +110,7 @@ def ensure(session, host: Host, timeout: float = 10.0) -> str:
         "-L",
         host.address,
     )
-    result = session.run(argv, timeout)
+    result = session.run(argv, listen_timeout + 10)
     if result.exit_code != 0:
         raise NetserverError(
             host, f"could not start netserver (exit {result.exit_code})", result.command, result.output

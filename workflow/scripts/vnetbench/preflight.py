@@ -7,8 +7,9 @@ one-transaction netperf. Every problem is collected, so one run names them all.
 """
 
 from . import netperf, netserver
-from .config import Experiment, Platform
-from .hosts import Host, HostError, open_session, shell
+from .errors import VnetbenchError
+from .hosts import HostError, open_session, shell
+from .model import Experiment, Host, Platform
 from .records import utc_now
 
 # $1: the server's data address. On the server it is local (the interface holding it);
@@ -37,7 +38,7 @@ done
 """
 
 
-class PreflightFailed(Exception):
+class PreflightFailed(VnetbenchError):
     def __init__(self, problems: list[str]):
         lines = "\n".join(f"  - {problem}" for problem in problems)
         super().__init__(f"preflight found {len(problems)} problem(s):\n{lines}")

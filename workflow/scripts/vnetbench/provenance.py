@@ -4,8 +4,7 @@ import hashlib
 import json
 import subprocess
 
-from .guests import record_facts
-from .records import utc_now
+from .records import guest_facts, utc_now
 
 
 def config_hash(config: dict) -> str:
@@ -45,6 +44,6 @@ def provenance(config: dict, preflight: dict | None, workflow_dir: str, snakemak
         "hosts_checked_at": preflight.get("checked_at"),
         "hosts": preflight.get("hosts", {}),
         # The vm platform's QEMU guests as booted (accelerator and why, QEMU, kernel, image), if any.
-        "guests": record_facts(preflight["guests"]) if "accel" in preflight.get("guests", {}) else None,
+        "guests": guest_facts(preflight["guests"]) if "accel" in preflight.get("guests", {}) else None,
         "config": config,
     }

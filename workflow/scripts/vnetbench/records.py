@@ -1,6 +1,10 @@
-"""Writing result files so that a reader never sees half of one."""
+"""Result files: written so that a reader never sees half of one, and read back.
+
+Standard library only: the cell client imports it at every cell.
+"""
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -46,3 +50,21 @@ def read_json(path: str) -> dict:
 def read_optional_json(path: str) -> dict | None:
     """The file's content, or None when it does not exist (yet)."""
     return read_json(path) if os.path.exists(path) else None
+
+
+def config_snapshot(config: dict, directory: str = ".vnetbench/config") -> str:
+    """The effective config in a file named after its content, for a process that needs the
+    experiment without Snakemake (vnetbench.broker once); written once, never changed."""
+    text = json.dumps(config, sort_keys=True, default=str)
+    path = os.path.join(directory, f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json")
+    if not os.path.exists(path):
+        write_json_atomic(path, json.loads(text))
+    return path
+
+
+def guest_facts(state: dict) -> dict:
+    """What a vm cell's record (and provenance) says of the QEMU guests it ran on, from
+    their state as booted (guests.ensure)."""
+    return {key: value for key, value in state.items() if key != "guests"} | {
+        "boot_s": {node: entry["boot_s"] for node, entry in state["guests"].items()}
+    }

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import VnetbenchError
+
 SSHD = "/usr/sbin/sshd"
 
 _CONFIG = """\
@@ -34,8 +36,8 @@ LogLevel ERROR
 """
 
 
-class SSHDError(Exception):
-    pass
+class SSHDError(VnetbenchError):
+    """An sshd did not start or never listened."""
 
 
 def generate_key(path: Path, comment: str = "vnetbench") -> Path:
@@ -43,11 +45,13 @@ def generate_key(path: Path, comment: str = "vnetbench") -> Path:
     path = Path(path)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-            check=True,
-            stdin=subprocess.DEVNULL,
-        )
+        argv = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        except OSError as error:
+            raise SSHDError(f"cannot generate an SSH key: {argv[0]}: {error.strerror}") from None
+        if done.returncode != 0:
+            raise SSHDError(f"ssh-keygen failed (exit {done.returncode}): {done.stdout}{done.stderr}".strip())
     os.chmod(path, 0o600)
     return path
 

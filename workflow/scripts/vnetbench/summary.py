@@ -3,7 +3,7 @@
 import os
 import shlex
 
-from .config import Experiment
+from .model import Experiment
 
 _SHOWN = 20  # failed cells listed by name; the rest are counted
 
@@ -26,7 +26,7 @@ def failed_outputs(snakemake_logs) -> set[str]:
     return failed
 
 
-def summarize(
+def run_summary(
     experiment: Experiment, run_started: float, command: list[str], snakemake_log: str | None = None
 ) -> str:
     """A cell failed in this run when Snakemake's log says so, or when it has no record but

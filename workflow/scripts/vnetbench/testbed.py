@@ -33,7 +33,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .hosts import Host
+from .errors import VnetbenchError
+from .model import Host
 from .sshd import SSHServer, generate_key, wait_listening
 
 PLATFORM_NODES = {"native": ("a", "b"), "openvz": ("ca", "cb"), "xen": ("ga", "gb"), "vm": ("va", "vb")}
@@ -64,7 +65,7 @@ _NODE_TITLE = {
 }
 
 
-class TestbedError(Exception):
+class TestbedError(VnetbenchError):
     """A testbed command failed; carries the command, exit code and output."""
 
 

@@ -2,46 +2,51 @@
 
 `start` runs once before the first cell of a run (Snakemake's onstart hook),
 `end` once after the last (onsuccess/onerror, which Snakemake also calls after
-Ctrl-C). A marker file says a session is open, so `end` only undoes what
+Ctrl-C). A marker file says a run is open, so `end` only undoes what
 `start` did, and the next `start` also cleans up after a run that died
 without ending.
 """
 
+import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from . import cell, guests, preflight, testbed
-from .config import Cell, Experiment, Platform
-from .hosts import HostError
+from . import cell, guests, machine_lock, preflight, testbed
+from .errors import VnetbenchError
+from .model import Cell, Experiment, Platform
 from .records import read_optional_json, utc_now, write_json_atomic
 
-MARKER = Path(".vnetbench") / "session.json"
+MARKER = Path(".vnetbench") / "run.json"
+_HELD = {}  # the machine-wide lock, while this process runs measurements here
 
 
 def _say(line: str) -> None:
     print(f"vnetbench: {line}", file=sys.stderr, flush=True)
 
 
-class SessionFailed(Exception):
+class RunNotStarted(VnetbenchError):
     """The hosts could not be prepared or checked; everything started was cleaned up."""
 
 
 def start(experiment: Experiment, preflight_path: str, warmup: bool = False) -> dict:
-    """Prepare and check every host; on problems, clean up and raise SessionFailed naming them all."""
+    """Prepare and check every host; on problems, clean up and raise RunNotStarted naming them all."""
     if MARKER.exists():
         _say("cleaning up after an earlier run that did not end")
-        end(experiment)
+        _clean_up(experiment)
+    if measures_here(experiment) and "lock" not in _HELD:
+        _HELD["lock"] = machine_lock.acquire(os.getcwd(), _say)
     write_json_atomic(str(MARKER), {"started_at": utc_now()})
     try:
         if experiment.testbed:
             testbed.up(experiment.testbed, log=_say)
         # QEMU guests are checked when the first vm cell boots them (ensure_guests).
         report = preflight.run(experiment, _platforms(experiment, virtual_machine=False))
-    except (preflight.PreflightFailed, testbed.TestbedError) as failure:
+    except VnetbenchError as failure:
         problems = getattr(failure, "problems", [str(failure)])
         _write_report(preflight_path, {"checked_at": utc_now(), "problems": problems})
         end(experiment)
-        raise SessionFailed(f"{failure}\nNothing was measured.") from None
+        raise RunNotStarted(f"{failure}\nNothing was measured.") from None
     except BaseException:
         end(experiment)
         raise
@@ -88,19 +93,35 @@ def _write_report(path: str, report: dict) -> None:
 def warm_up(experiment: Experiment, platforms: list[Platform]) -> None:
     """One unrecorded netperf run per platform and test, so that no measured cell pays for
     cold caches, ARP or a netserver's first connection."""
-    settings = cell.Settings(duration=1, timeout_margin=experiment.timeout_margin, retries=experiment.retries)
     for figure in {f.test: f for f in experiment.figures.values()}.values():
         for platform in platforms:
             warm = Cell(platform.name, figure.test, figure.sizes[0], 0)
+            measurement = replace(
+                experiment.measurement(platform.name, figure.test, figure.sizes[0]), duration=1
+            )
             try:
-                cell.measure(warm, platform, settings, log=lambda line: None)
+                cell.measure(warm, platform, measurement, experiment.run, log=lambda line: None)
                 _say(f"warm-up: {platform.name} {figure.test} (not recorded)")
-            except (cell.CellFailed, HostError) as error:
+            except VnetbenchError as error:
                 _say(f"warm-up failed, the cells will tell: {str(error).splitlines()[0]}")
 
 
+def measures_here(experiment: Experiment) -> bool:
+    """Whether the run's measurements use this machine's CPUs (then it takes turns)."""
+    hosts = [host for p in experiment.platforms.values() for host in (p.client, p.server)]
+    return experiment.testbed is not None or any(host.is_local for host in hosts)
+
+
 def end(experiment: Experiment) -> None:
-    """Undo what `start` did; does nothing when no session is open."""
+    """Undo what `start` did; does nothing when no run is open."""
+    try:
+        _clean_up(experiment)
+    finally:
+        if "lock" in _HELD:
+            machine_lock.release(_HELD.pop("lock"))
+
+
+def _clean_up(experiment: Experiment) -> None:
     if not MARKER.exists():
         return
     if experiment.testbed:

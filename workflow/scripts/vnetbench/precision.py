@@ -1,0 +1,140 @@
+"""Repetitions until precise: how precise each configuration and each ratio is, and which
+blocks the next round adds.
+
+A *block* is one repetition of one (test, size): its platforms run back to back, so a ratio
+to the baseline is estimated from pairs measured seconds apart, where the machine's slow
+drift cancels. Precision is the relative half-width of a 95% interval:
+
+- a configuration's mean: Student-t interval, t * s / sqrt(n) / mean;
+- a ratio to the baseline: the geometric mean of the within-block ratios, with the
+  Student-t interval of their logarithms (exp of its half-width, minus 1).
+
+After each round the plan adds blocks where a configuration or a ratio misses its target
+and its repetitions are below their maximum. The size of the step is what the current
+precision predicts (the half-width shrinks as 1/sqrt(n)), at most doubling n per round.
+Stopping when a target is met biases coverage a little (optional stopping); the minimum
+number of repetitions keeps that small, and the report says so.
+
+Pure functions of records; no numpy.
+"""
+
+import math
+import statistics
+from dataclasses import asdict, dataclass
+
+from .stats import t_quantile
+
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Targets:
+    value: float  # a configuration's mean: half-width of its 95% interval / mean
+    ratio: float  # a ratio to the baseline: the same, of the paired ratio
+    min_repetitions: int
+    max_repetitions: dict[str, int]  # per platform
+
+
+def value_precision(values: list[float]) -> float:
+    """Relative half-width of the 95% t interval of the mean (inf when undefined)."""
+    n, mean = len(values), statistics.fmean(values) if values else 0.0
+    if n < 2 or mean <= 0:
+        return math.inf
+    return t_quantile(0.5 + LEVEL / 2, n - 1) * statistics.stdev(values) / math.sqrt(n) / mean
+
+
+@dataclass(frozen=True)
+class Ratio:
+    ratio: float  # geometric mean of the within-block ratios
+    low: float
+    high: float
+    n: int  # blocks with both platforms
+    precision: float  # exp(half-width of the log interval) - 1
+
+
+def paired_ratio(pairs: list[tuple[float, float]]) -> Ratio:
+    """numerator / denominator from (numerator, denominator) pairs measured in one block each."""
+    logs = [math.log(a / b) for a, b in pairs if a > 0 and b > 0]
+    n = len(logs)
+    if n == 0:
+        return Ratio(math.nan, math.nan, math.nan, 0, math.inf)
+    center = statistics.fmean(logs)
+    if n < 2:
+        return Ratio(math.exp(center), math.nan, math.nan, 1, math.inf)
+    half = t_quantile(0.5 + LEVEL / 2, n - 1) * statistics.stdev(logs) / math.sqrt(n)
+    return Ratio(math.exp(center), math.exp(center - half), math.exp(center + half), n, math.expm1(half))
+
+
+def needed(n: int, precision: float, target: float) -> int:
+    """Repetitions the current precision predicts for the target (half-width ~ 1/sqrt(n))."""
+    if precision <= target:
+        return n
+    if math.isinf(precision):
+        return 2 * n
+    return math.ceil(n * (precision / target) ** 2)
+
+
+@dataclass(frozen=True)
+class Configuration:
+    platform: str
+    test: str
+    size_bytes: int
+    n: int
+    precision: float  # of the mean
+    ratio_precision: float | None  # of the ratio to the baseline (None for the baseline)
+    reached: bool
+    at_max: bool
+
+
+def plan(records: list[dict], metric_of: dict[str, str], baseline: str, targets: Targets) -> dict:
+    """Where the next round adds blocks. `metric_of`: test -> the metric its figures show.
+
+    Returns {"configurations": [...], "add": [{"test", "size_bytes", "reps": [r...],
+    "platforms": [...]}]}: each added block holds the platforms that need more repetitions,
+    with the baseline they are paired with.
+    """
+    groups: dict[tuple[str, int], dict[str, dict[int, float]]] = {}
+    for record in records:
+        group = groups.setdefault((record["test"], record["size_bytes"]), {})
+        group.setdefault(record["platform"], {})[record["rep"]] = record[metric_of[record["test"]]]
+    configurations, add = [], []
+    for (test, size), by_platform in sorted(groups.items()):
+        base = by_platform.get(baseline, {})
+        wanted = {}
+        for platform, by_rep in by_platform.items():
+            n = len(by_rep)
+            precision = value_precision(list(by_rep.values()))
+            want = needed(n, precision, targets.value)
+            ratio_precision = None
+            if platform != baseline and base:
+                pairs = [(value, base[rep]) for rep, value in by_rep.items() if rep in base]
+                ratio_precision = paired_ratio(pairs).precision
+                want = max(want, needed(len(pairs), ratio_precision, targets.ratio))
+            reached = precision <= targets.value and (
+                ratio_precision is None or ratio_precision <= targets.ratio
+            )
+            limit = targets.max_repetitions.get(platform, max(targets.max_repetitions.values()))
+            at_max = n >= limit
+            configurations.append(
+                Configuration(platform, test, size, n, precision, ratio_precision, reached, at_max)
+            )
+            if not reached and not at_max:
+                wanted[platform] = min(limit, n + min(max(want - n, 1), n)) - n
+        if not wanted:
+            continue
+        # The baseline goes along into every added block: the others are paired with it.
+        last = max(max(by_rep) for by_rep in by_platform.values())
+        for step in range(1, max(wanted.values()) + 1):
+            platforms = [p for p in by_platform if p in wanted and wanted[p] >= step]
+            if baseline in by_platform and baseline not in platforms:
+                platforms.append(baseline)
+            add.append({"test": test, "size_bytes": size, "rep": last + step, "platforms": platforms})
+    return {"configurations": [_row(c) for c in configurations], "add": add}
+
+
+def _row(configuration: Configuration) -> dict:
+    row = asdict(configuration)
+    for key in ("precision", "ratio_precision"):
+        if row[key] is not None and math.isinf(row[key]):
+            row[key] = None  # JSON has no infinity: undefined
+    return row

@@ -38,6 +38,7 @@ except VnetbenchError as error:
 
 include: "rules/common.smk"
 include: "rules/cells.smk"
+include: "rules/precision.smk"
 include: "rules/guest.smk"
 include: "rules/figures.smk"
 include: "rules/compare.smk"
@@ -65,4 +66,5 @@ rule figures:
         ),
         "results/paper_comparison.md",
         "results/provenance.json",
-        cell_files(),
+        lambda wildcards: cell_files(),
+        plan_files,

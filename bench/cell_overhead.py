@@ -1,87 +1,215 @@
-"""Per-cell overhead beyond netperf's own test time, over SSH, through the real workflow.
+"""Harness overhead per cell, on the path the main job takes: the embedded testbed, every platform.
 
-Starts an sshd on 127.0.0.1 (the client host, reached with Fabric) and runs N
-one-second TCP_RR cells with Snakemake. The overhead of a cell is the wall time
-between the end of one netperf run and the start of the next (Snakemake
-dispatch, Python start, imports, SSH connect, one remote command), read from
-the records' timestamps; the budget is 0.5 s.
+    .venv/bin/python bench/cell_overhead.py [REPETITIONS]    # a run of its own (needs root)
+    .venv/bin/python bench/cell_overhead.py --records DIR    # the records of a run, e.g. make figures'
 
-    .venv/bin/python bench/cell_overhead.py [N]
+1. Overhead per cell and platform, from the records of a real run of the workflow (Snakemake,
+   the run's broker, kept shells): the time between the end of one netperf run and the end of
+   the next, minus the next one's ELAPSED_TIME. Summed over a run it is (span of the cells -
+   netperf's time) / cells, the figure the goal (0.2 s) is about.
+2. The same overhead broken down, each part measured on its own on a testbed like the run's:
+   Snakemake dispatch (trivial shell jobs with the cell rule's priority and resources), the
+   cell job's process start and imports, connecting (once per host and run), starting a remote
+   command on a kept shell, and netperf's own set-up and tear-down (its wall time minus
+   ELAPSED_TIME). What is left is the client<->broker exchange and writing the record.
+3. Does the harness change what it measures? Interleaved pairs of native TCP_RR 1 B runs of
+   1 s: the cell's own command through the broker's kept shell (Fabric), and the same command
+   by hand with `ip netns exec` in machine A, until the 95% interval of the harness/hand ratio
+   is within +-3% (at most 300 pairs).
 """
 
 import json
-import socket
+import math
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 
-from common import snakemake, workflow_copy
-from vnetbench.sshd import SSHServer, generate_key, wait_listening
+from common import ROOT, SNAKEMAKE, tiny_config, workflow_copy
+from vnetbench import cell, netperf, netserver, testbed
+from vnetbench.config import load_experiment
+from vnetbench.hosts import KeptShell, open_session
+from vnetbench.model import Cell
+from vnetbench.precision import paired_ratio
+
+PLATFORMS = ("native", "openvz", "xen", "vm")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def stamp(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def parse(stamp: str) -> float:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+def per_platform(records: list[dict]) -> None:
+    records = sorted(records, key=lambda r: r["started_at"])
+    span = stamp(records[-1]["finished_at"]) - stamp(records[0]["started_at"])
+    elapsed = sum(r["elapsed_s"] for r in records)
+    print(f"{len(records)} cells in {span:.0f} s, of which netperf {elapsed:.0f} s: ", end="")
+    print(f"overhead {(span - elapsed) / len(records):.3f} s per cell")
+    overheads: dict[str, list[float]] = {}
+    for earlier, later in zip(records, records[1:], strict=False):
+        gap = stamp(later["finished_at"]) - stamp(earlier["finished_at"]) - later["elapsed_s"]
+        overheads.setdefault(later["platform"], []).append(gap)
+    for platform, gaps in overheads.items():
+        # The first vm cell also boots the guests: shown apart.
+        ordinary = sorted(gaps)[:-1] if platform == "vm" else gaps
+        line = f"  {platform:8s} {len(gaps):4d} cells: mean {statistics.fmean(gaps):.3f} s"
+        line += f", median {statistics.median(gaps):.3f} s"
+        if platform == "vm":
+            line += f", mean without the boot {statistics.fmean(ordinary):.3f} s"
+        print(line)
 
 
-def main(cells: int = 30) -> None:
-    with tempfile.TemporaryDirectory(prefix="vnetbench-bench-") as tmp:
-        tmp = Path(tmp)
-        key = generate_key(tmp / "client_key")
-        server = SSHServer(tmp / "sshd", "127.0.0.1", free_port(), key)
-        server.prepare()
-        (tmp / "known_hosts").write_text(server.known_hosts_line())
-        sshd = server.start(log=tmp / "sshd.log")
-        try:
-            wait_listening("127.0.0.1", server.port)
-            config = {
-                "repetitions": cells,
-                "duration": 1,
-                "platforms": {
-                    "native": {
-                        "label": "loopback over SSH",
-                        "client": {
-                            "host": "127.0.0.1",
-                            "port": server.port,
-                            "key": str(key),
-                            "known_hosts": str(tmp / "known_hosts"),
-                        },
-                        "server": {"host": "local", "address": "127.0.0.1", "netserver_port": free_port()},
-                    }
-                },
-                "figures": {"bench": {"test": "TCP_RR", "sizes": [1], "title": "bench"}},
-            }
-            flow = workflow_copy(tmp / "flow", config)
+def run_grid(repetitions: int, scratch: Path) -> list[dict]:
+    platforms = {name: {"label": name, "embedded": name} for name in PLATFORMS}
+    config = tiny_config(testbed="embedded", platforms=platforms, repetitions=repetitions)
+    config["figures"] = {"tcp": {"test": "TCP_RR", "sizes": [1, 65536], "title": "TCP"}}
+    flow = workflow_copy(scratch / "flow", config)
+    began = time.monotonic()
+    subprocess.run([SNAKEMAKE, "--cores", "1"], cwd=flow, capture_output=True, text=True, check=True)
+    print(f"workflow run: {time.monotonic() - began:.0f} s wall, set-up, plots and report included")
+    return [json.loads(path.read_text()) for path in (flow / "results" / "raw").rglob("*.json")]
+
+
+def dispatch_cost(scratch: Path, jobs: int = 60) -> float:
+    """Seconds Snakemake spends per trivial shell job shaped like a cell (priority, resources)."""
+    flow = scratch / "dispatch"
+    flow.mkdir(parents=True)
+    (flow / "Snakefile").write_text(
+        f"rule all:\n    input: expand('out/{{i}}', i=range({jobs}))\n"
+        "rule one:\n    output: 'out/{i}'\n    priority: lambda w: -int(w.i)\n"
+        "    resources: testbed=1\n    shell: 'touch {output}'\n"
+    )
+    began = time.monotonic()
+    subprocess.run(
+        [SNAKEMAKE, "--cores", "1", "--scheduler", "greedy", "--resources", "testbed=1", "-q"],
+        cwd=flow, capture_output=True, check=True,
+    )  # fmt: skip
+    empty = scratch / "empty"
+    empty.mkdir()
+    (empty / "Snakefile").write_text("rule all:\n    shell: 'true'\n")
+    began_empty = time.monotonic()
+    subprocess.run([SNAKEMAKE, "--cores", "1", "-q"], cwd=empty, capture_output=True, check=True)
+    fixed = time.monotonic() - began_empty
+    return (began_empty - began - fixed) / jobs
+
+
+def client_start(rounds: int = 30) -> float:
+    scripts = ROOT / "workflow" / "scripts"
+    code = f"import sys; sys.path.insert(0, {str(scripts)!r}); from vnetbench import wire, records"
+    times = []
+    for _ in range(rounds):
+        began = time.monotonic()
+        subprocess.run([sys.executable, "-I", "-S", "-c", code], check=True)
+        times.append(time.monotonic() - began)
+    return statistics.median(times)
+
+
+def breakdown(scratch: Path) -> None:
+    experiment = load_experiment(
+        tiny_config(testbed="embedded", platforms={n: {"label": n, "embedded": n} for n in PLATFORMS[:3]}),
+        workdir=str(scratch),
+    )
+    print("breakdown (each part measured on its own):")
+    print(f"  Snakemake dispatch per job:            {dispatch_cost(scratch):.3f} s")
+    print(f"  cell job process start and imports:    {client_start():.3f} s")
+    bed = experiment.testbed
+    testbed.up(bed, log=lambda line: None)
+    try:
+        for name, platform in experiment.platforms.items():
+            server = platform.server
+            netserver.ensure(open_session(server), server)
+            shell = KeptShell(platform.client)
             began = time.monotonic()
-            snakemake(flow)
-            wall = time.monotonic() - began
-        finally:
-            sshd.terminate()
-            sshd.wait()
-        records = sorted(
-            (json.loads(p.read_text()) for p in (flow / "results" / "raw").rglob("*.json")),
-            key=lambda r: r["started_at"],
-        )
-        gaps = [
-            parse(b["started_at"]) - parse(a["finished_at"])
-            for a, b in zip(records, records[1:], strict=False)
-        ]
-        spans = [parse(r["finished_at"]) - parse(r["started_at"]) for r in records]
-        per_cell = (parse(records[-1]["finished_at"]) - parse(records[0]["started_at"])) / len(records)
-        print(f"cells: {len(records)} one-second TCP_RR cells, client over SSH (Fabric)")
-        print(f"whole run: {wall:.1f} s wall, including start-up, preflight, aggregation and plots")
-        print(f"netperf run inside a cell: median {statistics.median(spans):.3f} s")
-        print(f"overhead between cells: median {statistics.median(gaps):.3f} s, max {max(gaps):.3f} s")
-        print(f"wall time per cell in steady state: {per_cell:.3f} s (budget 1.5 s)")
+            shell.run(["true"], timeout=10)
+            connect = time.monotonic() - began
+            starts = []
+            for _ in range(20):
+                began = time.monotonic()
+                shell.run(["true"], timeout=10)
+                starts.append(time.monotonic() - began)
+            setups = []
+            for _ in range(10):
+                argv = cell.command(experiment.measurement(name, "TCP_RR", 1), experiment.run)
+                began = time.monotonic()
+                output = shell.run(argv, timeout=30).output
+                wall = time.monotonic() - began
+                setups.append(
+                    wall - statistics.median(starts) - netperf.parse_result("TCP_RR", 1, output).elapsed_s
+                )
+            shell.close()
+            print(
+                f"  {name:7s} connect {connect - statistics.median(starts):.3f} s once per run;"
+                f" remote command start {statistics.median(starts):.3f} s;"
+                f" netperf set-up and tear-down {statistics.median(setups):.3f} s"
+            )
+    finally:
+        testbed.down(bed, log=lambda line: None)
+    print("  (vm: see the per-platform figures above; its guests boot only in a run)")
+
+
+def harness_versus_hand(scratch: Path, width: float = 0.03, most: int = 300) -> None:
+    experiment = load_experiment(
+        tiny_config(testbed="embedded", platforms={"native": {"label": "n", "embedded": "native"}}),
+        workdir=str(scratch),
+    )
+    platform = experiment.platforms["native"]
+    bed = experiment.testbed
+    testbed.up(bed, log=lambda line: None)
+    try:
+        netserver.ensure(open_session(platform.server), platform.server)
+        shell = KeptShell(platform.client)
+        measurement = experiment.measurement("native", "TCP_RR", 1)
+        argv = cell.command(measurement, experiment.run)
+        this = Cell("native", "TCP_RR", 1, 0)
+        pairs = []
+        while len(pairs) < most:
+            # Alternate which goes first, so that neither always follows the other.
+            runs = {}
+            for how in ("harness", "hand") if len(pairs) % 2 == 0 else ("hand", "harness"):
+                if how == "harness":
+                    record = cell.measure(
+                        this, platform, measurement, experiment.run, lambda line: None, shell
+                    )
+                    runs[how] = record["transactions_per_s"]
+                else:
+                    done = subprocess.run(
+                        ["ip", "netns", "exec", bed.netns("a"), *argv],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    )
+                    runs[how] = netperf.parse_result("TCP_RR", 1, done.stdout).transactions_per_s
+            pairs.append((runs["harness"], runs["hand"]))
+            estimate = paired_ratio(pairs)
+            if len(pairs) >= 20 and estimate.precision <= width:
+                break
+        shell.close()
+    finally:
+        testbed.down(bed, log=lambda line: None)
+    includes = estimate.low <= 1 <= estimate.high
+    print(
+        f"harness / hand, native TCP_RR 1 B, {len(pairs)} interleaved pairs of 1 s: {estimate.ratio:.3f} "
+        f"[{estimate.low:.3f}, {estimate.high:.3f}] (95% t interval of the paired log ratios, "
+        f"+-{estimate.precision:.1%}); {'includes' if includes else 'EXCLUDES'} 1"
+    )
+    if not math.isfinite(estimate.precision) or estimate.precision > width:
+        print(f"  not resolved to +-{width:.0%} within {most} pairs")
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["--records"]:
+        per_platform([json.loads(path.read_text()) for path in Path(argv[1]).rglob("raw/*/*/*/*.json")])
+        return
+    repetitions = int(argv[0]) if argv else 10
+    with tempfile.TemporaryDirectory(prefix="vnetbench-bench-") as tmp:
+        scratch = Path(tmp)
+        per_platform(run_grid(repetitions, scratch))
+        breakdown(scratch / "parts")
+        harness_versus_hand(scratch / "pairs")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 30)
+    main(sys.argv[1:])

@@ -1,10 +1,10 @@
 # Helpers shared by the rules: the cell grid, wildcard constraints, input
 # functions, and the hooks that start and end a run.
-import random
+import signal
 import time
 
-from vnetbench import broker, guests, lifecycle
-from vnetbench.records import config_snapshot
+from vnetbench import broker, guests, lifecycle, order, wire
+from vnetbench.records import config_snapshot, read_json
 from vnetbench.summary import run_summary
 
 RUN_STARTED = time.time()
@@ -14,20 +14,22 @@ RUN = {}  # what this run started and must stop: its broker
 PREFLIGHT = "results/preflight.json"
 
 # How a cell job runs, for its shell command (rules/cells.smk): this Python (the client
-# needs no site-packages), the client, and the config it measures from when no broker
-# answers (vnetbench.broker once). Environment variables, not params: params are what a
+# needs no site-packages), the client, where the broker listens, and the config the client
+# measures from when no broker answers (vnetbench.broker once). Environment variables, not params: params are what a
 # cell measures, and a change of them reruns it.
 os.environ["VNETBENCH_PYTHON"] = sys.executable
 os.environ["VNETBENCH_CELL_CLIENT"] = str(
     WORKFLOW_DIR / "workflow" / "scripts" / "cell_client.py"
 )
 os.environ["VNETBENCH_CONFIG_SNAPSHOT"] = config_snapshot(config)
+os.environ[wire.ENV] = wire.address()  # where this run's broker listens
 
 
 envvars:
     "VNETBENCH_PYTHON",
     "VNETBENCH_CELL_CLIENT",
     "VNETBENCH_CONFIG_SNAPSHOT",
+    "VNETBENCH_BROKER",
 
 
 # The vm platform's guest image (rules/guest.smk), kept out of results/.
@@ -43,43 +45,59 @@ wildcard_constraints:
     test="TCP_RR|UDP_RR|TCP_STREAM|UDP_STREAM",
     size_bytes="[1-9][0-9]*",
     rep="[1-9][0-9]*",
+    round="[1-9][0-9]*",
+
+
+def precision_rounds(before_round=None):
+    """The plans of the precision rounds (results/precision/round{k}.json, written by the
+    checkpoint `precision`): every round's, or those before `before_round`, as (path, plan).
+    Asking for a plan that is not there yet makes Snakemake run that round first."""
+    if EXPERIMENT.precision is None:
+        return []  # a fixed number of repetitions: no rounds
+    plans, round_ = [], 1
+    while before_round is None or round_ < before_round:
+        path = checkpoints.precision.get(round=round_).output[0]
+        plans.append((path, read_json(path)))
+        if not plans[-1][1]["add"]:
+            break
+        round_ += 1
+    return plans
+
+
+def added_blocks(before_round=None):
+    """The blocks the precision rounds added (see precision_rounds)."""
+    return [
+        block for _, plan in precision_rounds(before_round) for block in plan["add"]
+    ]
+
+
+def plan_files(wildcards=None):
+    """Every round's plan: targets, so that a plan whose cells changed is made again."""
+    return [path for path, _ in precision_rounds()]
 
 
 def cell_files(figure=None):
-    """Result files of every cell of `figure` (or of all figures)."""
-    return [cell.path for cell in EXPERIMENT.cells(figure)]
+    """Result files of every cell of `figure` (or of all figures), every round's."""
+    return [cell.path for cell in EXPERIMENT.cells(figure, added_blocks())]
 
 
-def _run_ranks():
-    """Priority of every cell: repetition-major, and within a repetition the configurations
-    in config order or, for run_order: shuffled, in an order seeded per repetition."""
-    configurations = list(
-        dict.fromkeys((c.platform, c.test, c.size_bytes) for c in EXPERIMENT.cells())
-    )
-    count, ranks = len(configurations), {}
-    for rep in range(1, EXPERIMENT.repetitions + 1):
-        order = list(configurations)
-        if config["run_order"] == "shuffled":
-            random.Random(f"{config['run_order_seed']}/{rep}").shuffle(order)
-        for position, configuration in enumerate(order):
-            ranks[(*configuration, rep)] = (
-                EXPERIMENT.repetitions - rep + 1
-            ) * count - position
-    return ranks
-
-
-RUN_RANKS = _run_ranks()
+SHUFFLED = config["run_order"] == "shuffled"
 
 
 def cell_priority(wildcards):
-    return RUN_RANKS[
-        (
-            wildcards.platform,
-            wildcards.test,
-            int(wildcards.size_bytes),
-            int(wildcards.rep),
-        )
-    ]
+    return order.priority(
+        EXPERIMENT,
+        wildcards.platform,
+        wildcards.test,
+        int(wildcards.size_bytes),
+        int(wildcards.rep),
+        SHUFFLED,
+        config["run_order_seed"],
+    )
+
+
+def protocol_text():
+    return EXPERIMENT.protocol()
 
 
 def platform_labels(wildcards=None):
@@ -116,7 +134,16 @@ def end_run():
 # measure cells, and before the first one. This lives in hooks, not in a rule
 # the cells depend on: a rule's fresh output would mark every finished cell
 # as outdated.
+def end_on_sigterm(signum, frame):
+    """SIGTERM ends the run as Ctrl-C does. Snakemake's own SIGTERM handler takes a lock that
+    its main loop may be holding at that moment, and then waits forever (seen here, with a
+    testbed left up); Ctrl-C's way (KeyboardInterrupt) stops the jobs, runs onerror, ends.
+    """
+    raise KeyboardInterrupt
+
+
 onstart:
+    signal.signal(signal.SIGTERM, end_on_sigterm)
     if any(job.rule.name == "cell" for job in workflow.dag.needrun_jobs()):
         try:
             lifecycle.start(EXPERIMENT, PREFLIGHT, warmup=config["warmup"])

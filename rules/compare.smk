@@ -22,16 +22,15 @@ rule compare_baseline:
         metric=lambda wildcards: EXPERIMENT.figures[wildcards.figure].metric,
         title=lambda wildcards: EXPERIMENT.figures[wildcards.figure].title,
         labels=platform_labels,
-        seed=config["bootstrap_seed"],
+        target=(config["precision"] or {}).get("target"),
     script:
         "../workflow/scripts/compare_baseline.py"
 
 
 rule paper_comparison:
     input:
-        # The tables follow the cells; the records themselves are read by path, so that
-        # a thousand cells do not become a thousand more edges of the DAG.
         tables=expand("results/figures/{figure}.csv", figure=EXPERIMENT.figures),
+        cells=lambda wildcards: cell_files(),
     output:
         md=report(
             "results/paper_comparison.md",
@@ -45,11 +44,9 @@ rule paper_comparison:
     conda:
         "../environment.yml"
     params:
-        cells=cell_files(),
         figures={name: (f.test, f.metric) for name, f in EXPERIMENT.figures.items()},
         labels=platform_labels,
-        seed=config["bootstrap_seed"],
-        repetitions=EXPERIMENT.repetitions,
-        duration=EXPERIMENT.duration,
+        target=(config["precision"] or {}).get("target"),
+        protocol=protocol_text(),
     script:
         "../workflow/scripts/paper_comparison.py"

@@ -11,7 +11,7 @@ rule guest_image:
     log:
         "results/logs/guest_image.log",
     # Before every cell: otherwise all vm cells would wait for it, and then run last.
-    priority: max(RUN_RANKS.values(), default=0) + 1
+    priority: order.FIRST
     localrule: True
     conda:
         "../environment.yml"

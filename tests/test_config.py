@@ -163,6 +163,25 @@ def test_vm_platform_and_guest_defaults():
     assert config["guest"]["kernel_package"] == "linux-image-cloud-amd64"
 
 
+def test_precision_settings_and_their_conflicts():
+    precise = tiny_config(precision={"min_repetitions": 3})
+    del precise["repetitions"]
+    experiment = load(precise)
+    assert experiment.repetitions == 3 and experiment.precision.max_repetitions == 12
+    assert experiment.precision.target == 0.05 and experiment.max_repetitions("native") == 12
+    assert "3 to 12 repetitions of 1 s" in experiment.protocol()
+    with pytest.raises(ConfigError, match="^repetitions: a fixed number of repetitions and a precision"):
+        load(tiny_config(precision={}))  # tiny_config sets repetitions
+    with pytest.raises(ConfigError, match="^precision.min_repetitions: 9 is above max_repetitions"):
+        load({**precise, "precision": {"min_repetitions": 9, "max_repetitions": 4}})
+    capped = copy.deepcopy(precise)
+    capped["platforms"]["native"]["max_repetitions"] = 2
+    with pytest.raises(ConfigError, match="^platforms.native.max_repetitions: 2 is below"):
+        load(capped)
+    with pytest.raises(ConfigError, match="^platforms.native.max_repetitions: only with a precision target"):
+        load(mutate("platforms.native.max_repetitions", 4)(tiny_config()))
+
+
 def test_allowed_netperf_options_load():
     for options in (["-4"], ["-6"], ["-T", "0,1"], ["-T1,1"], ["-T", ",1"], ["-n", "2"], ["-4", "-T", "0"]):
         assert load(mutate("netperf_options", options)(tiny_config())).netperf_options == tuple(options)
@@ -186,7 +205,7 @@ def test_a_whole_duration_written_as_a_float_keeps_its_value_in_what_cells_measu
 
 
 def test_unknown_key_lists_the_allowed_ones():
-    with pytest.raises(ConfigError, match=r"allowed: testbed, link_rate, repetitions, duration"):
+    with pytest.raises(ConfigError, match=r"allowed: testbed, link_rate, repetitions, precision, duration"):
         load(mutate("repetitons", 3)(tiny_config()))
 
 
@@ -211,6 +230,7 @@ def test_every_schema_key_is_documented():
     readme = (ROOT / "config" / "README.md").read_text()
     keys = set(schema["properties"]) | set(schema["definitions"]["host"]["properties"])
     keys |= set(schema["properties"]["guest"]["properties"])
+    keys |= set(schema["properties"]["precision"]["properties"])
     keys |= {"label", "client", "server", "test", "sizes", "metric", "title"}
     undocumented = [key for key in sorted(keys) if not re.search(rf"`{key}`", readme)]
     assert not undocumented

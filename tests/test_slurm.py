@@ -69,9 +69,9 @@ def test_cells_go_through_slurm_one_at_a_time(cluster, workflow):
     for path in workflow.records():
         path.unlink()
     before = set(cluster.jobs_completed())
-    workflow.run("--profile", "profiles/slurm", "--groups", "cell=cells", "--group-components", "cells=2",
-                 *FAST_POLLING, timeout=300)  # fmt: skip
-    assert len(set(cluster.jobs_completed()) - before) == 2
+    grouped = ["--groups", "cell=cells", "--group-components", "cells=2"]
+    done = workflow.run("--profile", "profiles/slurm", *grouped, *FAST_POLLING, timeout=300)
+    assert len(set(cluster.jobs_completed()) - before) == 2, done.stdout + done.stderr
     assert len(workflow.records()) == 4
     assert_no_overlap(workflow)
 

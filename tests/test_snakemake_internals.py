@@ -30,3 +30,10 @@ def test_the_internals_the_snakefile_uses_still_exist():
     assert list(inspect.signature(DAG.needrun_jobs).parameters)[0] == "self"
     # The workflow's own files, wherever the working directory is.
     assert isinstance(inspect.getattr_static(Workflow, "current_basedir"), property)
+
+
+def test_our_sigterm_handler_replaces_snakemakes():
+    # rules/common.smk installs its SIGTERM handler in onstart, which must run after the
+    # scheduler has installed Snakemake's own (which can deadlock): check the order.
+    source = inspect.getsource(Workflow.execute)
+    assert source.index("self.scheduler = JobScheduler(") < source.index("self._onstart(")

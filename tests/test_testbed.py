@@ -7,8 +7,9 @@ import subprocess
 import time
 
 import pytest
-from vnetbench import cell, preflight, testbed
+from vnetbench import cell, lifecycle, preflight, sshd, testbed
 from vnetbench.config import load_experiment
+from vnetbench.errors import VnetbenchError
 from vnetbench.model import Cell, RunSettings
 
 from .conftest import leftovers, tiny_config
@@ -159,3 +160,21 @@ def test_a_port_joining_a_bridge_does_not_change_its_address(bed):
         ip(netns, "link", "set", "low0", "address", "00:00:00:00:00:01")
         ip(netns, "link", "set", "low0", "master", "br0", "up")
         assert ip(netns, "-br", "link", "show", "br0").split()[2] == before
+
+
+def test_an_sshd_that_does_not_start_stops_the_run_with_one_clear_error(tmp_path, monkeypatch):
+    """Not a traceback from the onstart hook: a VnetbenchError naming what failed, with the
+    server's own words, and nothing of the testbed left. The sshd is a named fake."""
+    fake = tmp_path / "sshd"
+    fake.write_text("#!/bin/sh\necho 'fake sshd: cannot bind: Address already in use' >&2\nexit 255\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(sshd, "SSHD", str(fake))
+    monkeypatch.chdir(tmp_path)
+    experiment = load_experiment(embedded_config(), workdir=str(tmp_path))
+    with pytest.raises(lifecycle.RunNotStarted) as failure:
+        lifecycle.start(experiment, str(tmp_path / "preflight.json"))
+    message = str(failure.value)
+    assert isinstance(failure.value, VnetbenchError)
+    assert "exited with code 255" in message and "cannot bind: Address already in use" in message
+    assert message.endswith("Nothing was measured.")
+    assert leftovers(experiment.testbed) == []

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .conftest import cell_jobs, free_port, pids_of, tiny_config
+from .conftest import Workflow, cell_jobs, free_port, pids_of, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -163,3 +163,72 @@ def test_port_in_use_is_reported_by_preflight(workflow):
     assert done.returncode != 0
     assert "preflight found" in done.stderr
     assert workflow.records() == []
+
+
+def two_loopback_platforms(**overrides) -> dict:
+    config = tiny_config(**overrides)
+    config["platforms"]["other"] = {**config["platforms"]["native"], "label": "Loopback again"}
+    config["figures"] = {"tcp": {"test": "TCP_RR", "sizes": [1, 64], "title": "TCP"}}
+    return config
+
+
+def test_precision_rounds_add_repetitions_where_needed_in_blocks_and_cache(workflow):
+    # Targets no measurement meets: every configuration goes to its maximum, 2 -> 4 -> (5).
+    precision = {"target": 1e-6, "value_target": 1e-6, "min_repetitions": 2, "max_repetitions": 4}
+    config = two_loopback_platforms(precision=precision)
+    del config["repetitions"]
+    workflow.write_config(config)
+    done = workflow.run()
+    assert "precision round 1 (8 cells)" in done.stderr and "round 2 adds 8 cells in 4 blocks" in done.stderr
+    assert "precision round 2 (16 cells)" in done.stderr and "no round follows" in done.stderr
+    assert "precision reached in 0 of 4 configurations" in done.stderr
+    records = sorted((json.loads(p.read_text()) for p in workflow.records()), key=lambda r: r["started_at"])
+    assert len(records) == 16
+    # Blocks: the two platforms of one (size, rep) back to back, repetition-major.
+    for a, b in zip(records[::2], records[1::2], strict=True):
+        assert (a["size_bytes"], a["rep"]) == (b["size_bytes"], b["rep"]) and a["platform"] != b["platform"]
+        assert a["block"]["platform_order"] == [a["platform"], b["platform"]]
+    assert [r["rep"] for r in records] == sorted(r["rep"] for r in records)
+    table = pd.read_csv(workflow.directory / "results" / "figures" / "tcp.csv")
+    assert set(table["n"]) == {4} and table["flags"].str.contains("imprecise").all()
+    ratios = pd.read_csv(workflow.directory / "results" / "figures" / "tcp_vs_native.csv")
+    assert set(ratios["n"]) == {4} and ratios["flags"].str.contains("imprecise").all()
+
+    assert workflow.planned() == {}  # everything there: nothing runs
+    (workflow.directory / "results/raw/other/TCP_RR/64/3.json").unlink()
+    planned = workflow.planned()
+    assert planned.get("cell") == 1 and planned.get("precision") == 1  # round 2's plan is redone
+    assert cell_jobs(workflow.run()) == 1
+    # A higher maximum adds only the repetitions it allows, in a third round.
+    precision["max_repetitions"] = 5
+    workflow.write_config(config)
+    done = workflow.run()
+    assert cell_jobs(done) == 4 and "round 3 adds 4 cells in 2 blocks" in done.stderr
+    assert "precision round 3 (20 cells)" in done.stderr
+    assert len(workflow.records()) == 20
+    # Titles and labels rerun no cell.
+    config["figures"]["tcp"]["title"] = "Another title"
+    workflow.write_config(config)
+    assert "cell" not in workflow.planned()
+
+
+def test_two_runs_on_one_machine_take_turns(tmp_path):
+    flows = [Workflow(tmp_path / name) for name in ("first", "second")]
+    for flow in flows:
+        flow.write_config(
+            tiny_config(repetitions=2, figures={"tcp": {"test": "TCP_RR", "sizes": [1], "title": "t"}})
+        )
+    runs = [flow.start() for flow in flows]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    waited = [output for output in outputs if "waiting for the run in" in output]
+    assert len(waited) == 1 and "runs that measure on this machine take turns" in waited[0]
+    spans = sorted(
+        (record["started_at"], record["finished_at"], flow.directory.name)
+        for flow in flows
+        for record in (json.loads(path.read_text()) for path in flow.records())
+    )
+    assert len(spans) == 4
+    for (_, end, a), (start, _, b) in zip(spans, spans[1:], strict=False):
+        assert end <= start, f"cells of {a} and {b} overlapped"
+    assert [name for *_, name in spans] in (["first"] * 2 + ["second"] * 2, ["second"] * 2 + ["first"] * 2)

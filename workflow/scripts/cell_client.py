@@ -1,70 +1,70 @@
 """A cell job: have one cell measured, then write its log and, atomically, its record.
 
 The rule `cell` runs it as `python -I -S cell_client.py OUTPUT LOG PLATFORM TEST SIZE REP
-MEASUREMENT PREFLIGHT CONFIG_SNAPSHOT [GUEST IMAGE FILES]`. Standard library only and no
-site-packages: a cell pays a few milliseconds of start-up. The run's broker (vnetbench.broker,
-in the Snakemake process) measures the cell; where none answers, `python -m vnetbench.broker
-once` measures it in a process of its own.
+MEASUREMENT PREFLIGHT CONFIG_SNAPSHOT [GUEST IMAGE FILES]`. It imports almost nothing (no
+site-packages, no json, not even socket.py: its C core does), so a cell pays a few
+milliseconds of start-up. The run's broker (vnetbench.broker, in the Snakemake process)
+measures the cell; where none answers, `python -m vnetbench.broker once` measures it in a
+process of its own.
 """
 
 import os
-import socket
-import subprocess
 import sys
+import time
 
+JOB_STARTED_AT = time.time()
 SCRIPTS = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, SCRIPTS)
-from vnetbench import wire  # noqa: E402  (standard library only)
-from vnetbench.records import write_json_atomic  # noqa: E402
+import _socket  # noqa: E402  (socket.py would import enum: 7 ms)
+
+from vnetbench import wire  # noqa: E402  (os only)
+from vnetbench.atomic import write_atomic  # noqa: E402  (os only)
 
 
-def ask_broker(request: dict) -> dict | None:
+def ask_broker(request: bytes) -> bytes | None:
     """The broker's answer, or None when no broker listens for this working directory."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+    name = os.environ.get(wire.ENV)
+    if not name:
+        return None
+    connection = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
         try:
-            connection.connect(wire.address())
+            connection.connect(wire.socket_name(name))
         except (ConnectionRefusedError, FileNotFoundError):
             return None
-        wire.send(connection, request)
-        answer = wire.receive(connection)
-    if answer is None:
-        return {"ok": False, "error": "the run's broker went away before answering", "log": []}
-    return answer
+        connection.sendall(request)
+        connection.shutdown(_socket.SHUT_WR)
+        answer = wire.receive_all(connection)
+    finally:
+        connection.close()
+    return answer or wire.encode(["failed", "", "the run's broker went away before answering"])
 
 
-def measure_here(request: dict, snapshot: str) -> dict:
+def measure_here(request: bytes, snapshot: str) -> bytes:
     """Measure the cell in a process of its own, with the broker's code."""
-    import json
+    import subprocess
 
     env = {**os.environ, "PYTHONPATH": SCRIPTS + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run(
-        [sys.executable, "-m", "vnetbench.broker", "once", snapshot],
-        input=json.dumps(request), capture_output=True, text=True, env=env,
-    )  # fmt: skip
+    argv = [sys.executable, "-m", "vnetbench.broker", "once", snapshot]
+    done = subprocess.run(argv, input=request, capture_output=True, env=env)
     if done.returncode != 0:
-        return {"ok": False, "error": f"vnetbench.broker once failed:\n{done.stderr}", "log": []}
-    return json.loads(done.stdout)
+        error = f"vnetbench.broker once failed:\n{done.stderr.decode(errors='replace')}"
+        return wire.encode(["failed", "", error])
+    return done.stdout
 
 
 def main(argv: list[str]) -> int:
     output, log_path, platform, test, size, rep, measurement, preflight, snapshot, *image = argv
-    request = {
-        "cell": {"platform": platform, "test": test, "size_bytes": int(size), "rep": int(rep)},
-        "measurement": measurement,
-        "preflight": preflight,
-        "image": image,
-    }
+    request = wire.encode([repr(JOB_STARTED_AT), platform, test, size, rep, measurement, preflight, *image])
     answer = ask_broker(request) or measure_here(request, snapshot)
-    with open(log_path, "w") as log:
-        for line in answer["log"]:
-            print(line, file=log)
-        if not answer["ok"]:
-            print(f"FAILED: {answer['error']}", file=log)
-            print(f"vnetbench: {answer['error']}", file=sys.stderr)
+    status, log, payload = wire.decode(answer, 3)
+    with open(log_path, "w") as stream:
+        stream.write(log)
+        if status != "ok":
+            stream.write(f"FAILED: {payload}\n")
+            sys.stderr.write(f"vnetbench: {payload}\n")
             return 1
-        record = answer["record"]
-        print(f"ok: {record['throughput_mbit_s']:.3f} Mbit/s in {record['elapsed_s']} s", file=log)
-    write_json_atomic(output, record)
+    write_atomic(output, payload.encode())
     return 0
 
 

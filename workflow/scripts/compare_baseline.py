@@ -8,7 +8,7 @@ snakemake = globals()["snakemake"]
 params, baseline = snakemake.params, snakemake.wildcards.baseline
 records = [read_json(path) for path in snakemake.input]
 table = ratios(
-    snakemake.wildcards.figure, params.test, params.metric, params.labels, records, baseline, params.seed
+    snakemake.wildcards.figure, params.test, params.metric, params.labels, records, baseline, params.target
 )
 table.to_csv(snakemake.output.csv, index=False)
 figure = snakemake.wildcards.figure

@@ -7,8 +7,8 @@ from vnetbench.records import read_json
 snakemake = globals()["snakemake"]
 params = snakemake.params
 tables = {path.split("/")[-1].removesuffix(".csv"): pd.read_csv(path) for path in snakemake.input.tables}
-records = [read_json(path) for path in params.cells]
-# The claims are judged on the same ratios as the _vs_ tables: same function, same seeds.
+records = [read_json(path) for path in snakemake.input.cells]
+# The claims are judged on the same ratios as the _vs_ tables (the same estimates).
 ratio_rows = []
 for figure, (test, metric) in params.figures.items():
     sizes = set(tables[figure]["size_bytes"])
@@ -16,7 +16,7 @@ for figure, (test, metric) in params.figures.items():
     for denominator in ("native", "xen"):
         if denominator in params.labels:
             ratio_rows.append(
-                ratios(figure, test, metric, params.labels, of_figure, denominator, params.seed)
+                ratios(figure, test, metric, params.labels, of_figure, denominator, params.target)
             )
 cvs = cv_table(tables, {figure: metric for figure, (_, metric) in params.figures.items()})
 claims = judge_claims(pd.concat(ratio_rows) if ratio_rows else pd.DataFrame(columns=RATIO_COLUMNS))
@@ -24,6 +24,6 @@ pd.concat([cvs.assign(part="largest_cv"), claims.assign(part="claims")]).to_csv(
     snakemake.output.csv, index=False
 )
 with open(snakemake.output.md, "w") as out:
-    out.write(paper_markdown(cvs, claims, params.repetitions, params.duration))
+    out.write(paper_markdown(cvs, claims, params.protocol))
 with open(snakemake.log[0], "w") as log:
     print(claims.to_string(), file=log)

@@ -1,18 +1,21 @@
 """Cell records of one figure -> one tidy table (one row per platform x size x metric),
 with the paper's columns, intervals, and flags for results that deserve suspicion."""
 
+import math
 from dataclasses import asdict, dataclass
 
 import pandas as pd
 
 from .model import RR_TESTS
+from .precision import value_precision
 from .stats import outliers, summarize
 
 UNITS = {"throughput_mbit_s": "Mbit/s", "transactions_per_s": "trans/s"}
 COLUMNS = [
     "figure", "platform", "label", "test", "size_bytes", "metric", "unit",
     "n", "mean", "std", "cv", "median", "min", "max",
-    "mean_ci_low", "mean_ci_high", "median_ci_low", "median_ci_high", "median_ci_level", "flags",
+    "mean_ci_low", "mean_ci_high", "median_ci_low", "median_ci_high", "median_ci_level",
+    "precision", "precision_target", "flags",
 ]  # fmt: skip
 
 #: What each flag means; the report prints this table.
@@ -26,6 +29,8 @@ FLAGS = {
     "the repetitions follow the flag (outlier:3)",
     "low_coverage": "too few repetitions for a 95% interval of the median: the interval is [min, max] "
     "and median_ci_level says its coverage",
+    "imprecise": "the precision target was not reached: the half-width of the 95% interval of the mean, "
+    "relative to the mean (precision), is above precision_target after the most repetitions allowed",
 }
 
 
@@ -34,6 +39,7 @@ class Thresholds:
     cv: float = 0.05
     min_transactions: int = 100
     level: float = 0.95
+    precision: float | None = None  # the value target of a precision run; None without one
 
 
 def figure_table(
@@ -61,6 +67,8 @@ def figure_table(
                     "metric": metric,
                     "unit": UNITS[metric],
                     **asdict(summary),
+                    "precision": _finite(value_precision(values)),
+                    "precision_target": thresholds.precision,
                     "flags": ";".join(flags(group, values, summary, thresholds)),
                 }
             )
@@ -110,4 +118,10 @@ def flags(records: list[dict], values: list[float], summary, thresholds: Thresho
         found.append("outlier:" + ",".join(str(records[i]["rep"]) for i in far))
     if summary.median_ci_level < thresholds.level:
         found.append("low_coverage")
+    if thresholds.precision is not None and not value_precision(values) <= thresholds.precision:
+        found.append("imprecise")
     return found
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else math.nan

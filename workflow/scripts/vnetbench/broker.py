@@ -1,11 +1,11 @@
 """The run's broker: measures cells for the cell jobs, over connections that outlive a cell.
 
-A cell job is a small client (`workflow/scripts/cell_client.py`, standard library only) that
-sends its cell to the broker over a Unix socket and writes the record it gets back. The
-broker keeps one shell open per client host (hosts.KeptShell, over Fabric with strict host
-keys), so a cell pays neither Python's heavy imports nor a new SSH connection. It lives in the
-Snakemake process that runs the workflow, as a thread started by the onstart hook after the
-testbed and preflight and stopped with them: nothing of it outlives the run, even a kill -9.
+A cell job is a small client (`workflow/scripts/cell_client.py`) that sends its cell to the
+broker over a Unix socket (vnetbench.wire) and writes the record it gets back. The broker
+keeps one shell open per client host (hosts.KeptShell, over Fabric with strict host keys), so
+a cell pays neither Python's heavy imports nor a new SSH connection. It lives in the Snakemake
+process that runs the workflow, as a thread started by the onstart hook after the testbed and
+preflight and stopped with them: nothing of it outlives the run, even a kill -9.
 
 Where no broker answers (a cluster node that cannot reach the submitting host), the client
 runs `python -m vnetbench.broker once`, which measures the cell in a process of its own with
@@ -20,13 +20,14 @@ import socket
 import struct
 import sys
 import threading
+import time
 from pathlib import Path
 
-from . import cell, guests, lifecycle, wire
+from . import cell, guests, lifecycle, order, wire
 from .errors import VnetbenchError
 from .hosts import KeptShell
 from .model import Cell, Experiment, Measurement
-from .records import guest_facts, read_optional_json
+from .records import guest_facts, read_optional_json, record_bytes, utc_iso
 
 
 class BrokerError(VnetbenchError):
@@ -42,36 +43,58 @@ class Broker:
         self.how = how  # said in every cell's log
         self._shells: dict[str, KeptShell] = {}
 
-    def measure(self, request: dict) -> dict:
-        """One cell's answer: {"ok": True, "record": ...} or {"ok": False, "error": ...}, with the
-        cell's log lines either way."""
-        lines: list[str] = [f"measured by {self.how} (pid {os.getpid()})"]
+    def answer(self, request: bytes) -> bytes:
+        """A cell job's request -> the answer (vnetbench.wire): "ok", the cell's log and its
+        record's file content; or "failed", the log and the error."""
+        asked_at = time.time()
+        job_started_at, platform, test, size, rep, measurement, preflight, *image = wire.decode(request)
+        this = Cell(platform, test, int(size), int(rep))
+        lines = [f"measured by {self.how} (pid {os.getpid()})"]
         try:
-            record = self._measure(request, lines.append)
+            record = self.measure(this, measurement, preflight, image, lines.append)
         except VnetbenchError as error:
-            return {"ok": False, "error": str(error), "log": lines}
-        return {"ok": True, "record": record, "log": lines}
+            return wire.encode(["failed", "".join(f"{line}\n" for line in lines), str(error)])
+        except Exception as error:  # a bug of ours fails the cell, not the broker
+            return wire.encode(["failed", "".join(f"{line}\n" for line in lines), f"{error!r}"])
+        # When the cell job started and asked: what it cost besides netperf (bench/cell_overhead.py).
+        record["job"] = {"started_at": utc_iso(float(job_started_at)), "asked_at": utc_iso(asked_at)}
+        lines.append(f"ok: {record['throughput_mbit_s']:.3f} Mbit/s in {record['elapsed_s']} s")
+        return wire.encode(["ok", "".join(f"{line}\n" for line in lines), record_bytes(record).decode()])
 
-    def _measure(self, request: dict, log) -> dict:
-        this = Cell(**request["cell"])
-        # What the cell measures is what Snakemake tracks for it; the config only says how
-        # to reach the hosts.
-        measurement = Measurement.from_params(ast.literal_eval(request["measurement"]))
+    def measure(self, this: Cell, measurement: str, preflight: str, image: list[str], log) -> dict:
+        """The record of one cell. `measurement`: what Snakemake tracks for it (the repr of its
+        params.measurement): the cell runs from it, the config only says how to reach the hosts.
+        `preflight`: the run's host facts (results/preflight.json)."""
+        tracked = Measurement.from_params(ast.literal_eval(measurement))
         platform = self.experiment.platforms[this.platform]
-        preflight = request["preflight"]  # the run's host facts (results/preflight.json)
-        extra = {"run_order": self.config["run_order"], "run_order_seed": self.config["run_order_seed"]}
+        shuffled, seed = self.config["run_order"] == "shuffled", self.config["run_order_seed"]
+        extra = {
+            # Idle CPUs held polling (vnetbench.machine): rates depend on it.
+            "cpus_kept_awake": lifecycle.cpus_kept_awake(),
+            "run_order": self.config["run_order"],
+            "run_order_seed": seed,
+            # Its block: the platforms of this (test, size, rep) run back to back, in this order.
+            "block": {
+                "position": order.block_order(self.experiment, this.rep, shuffled, seed).index(
+                    (this.test, this.size_bytes)
+                ),
+                "platform_order": order.platform_order(
+                    self.experiment, this.test, this.size_bytes, this.rep, shuffled, seed
+                ),
+            },
+        }
         if platform.virtual_machine:
-            image = guests.Image(*(Path(path) for path in request["image"]))
 
             def say(line: str) -> None:  # booting takes seconds: say so on the terminal too
                 log(line)
                 print(f"vnetbench: {line}", file=sys.stderr, flush=True)
 
-            state = lifecycle.ensure_guests(self.experiment, image, preflight, self.config["warmup"], say)
+            files = guests.Image(*(Path(path) for path in image))
+            state = lifecycle.ensure_guests(self.experiment, files, preflight, self.config["warmup"], say)
             extra["guest"] = guest_facts(state)
         facts = (read_optional_json(preflight) or {}).get("hosts", {})
         shell = self._shells.setdefault(platform.client.name, KeptShell(platform.client))
-        return cell.run(this, platform, measurement, self.experiment.run, facts, log, extra, session=shell)
+        return cell.run(this, platform, tracked, self.experiment.run, facts, log, extra, session=shell)
 
     def close(self) -> None:
         for shell in self._shells.values():
@@ -86,7 +109,7 @@ class Server:
         self.broker = broker
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self._socket.bind(wire.address(workdir))
+            self._socket.bind(wire.socket_name(wire.address(str(workdir))))
         except OSError as error:
             self._socket.close()
             raise BrokerError(
@@ -95,33 +118,27 @@ class Server:
             ) from None
         self._socket.listen(8)
         self._thread = threading.Thread(target=self._serve, name="vnetbench-broker", daemon=True)
-        self._stopping = False
 
     def start(self) -> "Server":
         self._thread.start()
         return self
 
     def _serve(self) -> None:
-        while not self._stopping:
+        while True:
             try:
                 connection, _ = self._socket.accept()
             except OSError:
                 return  # closed by stop()
             # OSError: the cell job went away (Ctrl-C), there is no one to answer.
             with connection, contextlib.suppress(OSError):
-                self._answer(connection)
-
-    def _answer(self, connection: socket.socket) -> None:
-        # Only this user's processes (root may ask anything anyway).
-        _, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
-        if uid not in (os.getuid(), 0):
-            return
-        request = wire.receive(connection)
-        if request is not None:
-            wire.send(connection, self.broker.measure(request))
+                # Only this user's processes (root may ask anything anyway).
+                _, uid, _ = struct.unpack(
+                    "3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+                )
+                if uid in (os.getuid(), 0):
+                    connection.sendall(self.broker.answer(wire.receive_all(connection)))
 
     def stop(self) -> None:
-        self._stopping = True
         # shutdown() wakes the accept() of the serving thread; close() alone may not.
         with contextlib.suppress(OSError):
             self._socket.shutdown(socket.SHUT_RDWR)
@@ -138,10 +155,9 @@ def _once(snapshot: str) -> int:
     config = json.loads(Path(snapshot).read_text())
     broker = Broker(experiment_from_validated(config), config, "a process of its own: no broker answered")
     try:
-        answer = broker.measure(json.loads(sys.stdin.read()))
+        sys.stdout.buffer.write(broker.answer(sys.stdin.buffer.read()))
     finally:
         broker.close()
-    print(json.dumps(answer))
     return 0
 
 

@@ -1,40 +1,35 @@
-"""Platforms against a baseline (ratios of medians with bootstrap intervals), and our
-results beside the paper's: its largest coefficients of variation and its claims."""
+"""Platforms against a baseline (paired ratios with their intervals), and our results beside
+the paper's: its largest coefficients of variation and its claims."""
 
-import zlib
+import math
 
 import pandas as pd
 
 from .aggregate import group_records, resolve_labels
-from .stats import bootstrap_ratio_of_medians
+from .precision import paired_ratio
 
 RATIO_COLUMNS = [
-    "figure",
-    "platform",
-    "label",
-    "baseline",
-    "test",
-    "size_bytes",
-    "metric",
-    "ratio",
-    "ratio_ci_low",
-    "ratio_ci_high",
-    "n",
-    "n_baseline",
-    "seed",
-]
-
-
-def _seed(seed: int, *parts) -> int:
-    """A stable seed per comparison, so that each one is reproducible on its own."""
-    return seed * 1_000_003 + zlib.crc32("/".join(map(str, parts)).encode())
+    "figure", "platform", "label", "baseline", "test", "size_bytes", "metric",
+    "ratio", "ratio_ci_low", "ratio_ci_high", "n", "precision", "precision_target", "flags",
+]  # fmt: skip
+ESTIMATOR = (
+    "geometric mean of the within-block ratios (platform / baseline, each pair measured back to "
+    "back in one block), with the 95% Student-t interval of their logarithms"
+)
 
 
 def ratios(
-    figure: str, test: str, metric: str, labels: dict[str, str], records: list[dict], baseline: str, seed: int
+    figure: str,
+    test: str,
+    metric: str,
+    labels: dict[str, str],
+    records: list[dict],
+    baseline: str,
+    target: float | None = None,
 ) -> pd.DataFrame:
-    """median(platform) / median(baseline) per size, with a 95% bootstrap interval; one row per
-    platform (in `labels` order, the baseline left out) and size."""
+    """Each platform over the baseline per size, from the pairs of one block each (see
+    ESTIMATOR); one row per platform (in `labels` order, the baseline left out) and size.
+    `target`: the precision target of a ratio, if the run has one (flag `imprecise`)."""
     labels = resolve_labels(labels, records)
     groups = group_records(records, test)
     rows = []
@@ -44,12 +39,12 @@ def ratios(
         for size in sorted({size for (name, size) in groups if name == platform}):
             if (baseline, size) not in groups:
                 continue
-            values = [r[metric] for r in groups[(platform, size)]]
-            base = [r[metric] for r in groups[(baseline, size)]]
-            # One seed per comparison, so each is reproducible on its own and the same
-            # comparison gives the same interval wherever it is made.
-            this_seed = _seed(seed, figure, platform, baseline, size)
-            ratio, low, high = bootstrap_ratio_of_medians(values, base, this_seed)
+            base = {r["rep"]: r[metric] for r in groups[(baseline, size)]}
+            pairs = [(r[metric], base[r["rep"]]) for r in groups[(platform, size)] if r["rep"] in base]
+            estimate = paired_ratio(pairs)
+            flags = []
+            if target is not None and not estimate.precision <= target:
+                flags.append("imprecise")
             rows.append(
                 {
                     "figure": figure,
@@ -59,12 +54,13 @@ def ratios(
                     "test": test,
                     "size_bytes": size,
                     "metric": metric,
-                    "ratio": ratio,
-                    "ratio_ci_low": low,
-                    "ratio_ci_high": high,
-                    "n": len(values),
-                    "n_baseline": len(base),
-                    "seed": this_seed,
+                    "ratio": estimate.ratio,
+                    "ratio_ci_low": estimate.low,
+                    "ratio_ci_high": estimate.high,
+                    "n": estimate.n,
+                    "precision": estimate.precision if math.isfinite(estimate.precision) else math.nan,
+                    "precision_target": target,
+                    "flags": ";".join(flags),
                 }
             )
     return pd.DataFrame(rows, columns=RATIO_COLUMNS)
@@ -180,13 +176,13 @@ def _verdict(claim: str, points: list, supported: bool, contradicted: bool, evid
     return {"claim": claim, "verdict": verdict, "evidence": evidence}
 
 
-def paper_markdown(cvs: pd.DataFrame, claims: pd.DataFrame, repetitions: int, duration: float) -> str:
+def paper_markdown(cvs: pd.DataFrame, claims: pd.DataFrame, protocol: str) -> str:
     lines = [
         "# Our results beside the paper's",
         "",
         "Schmidt et al. (2007) measured 10 repetitions of 10 s per size between two Pentium IV",
-        f"machines over a 100 Mbit/s switch. These results: {repetitions} repetitions of {duration:g} s",
-        "per size on this testbed. Read the comparison with that difference in mind.",
+        f"machines over a 100 Mbit/s switch. These results: {protocol} per size on this testbed.",
+        "Read the comparison with that difference in mind.",
         "",
         "## Largest coefficient of variation per figure and platform",
         "",
@@ -201,7 +197,8 @@ def paper_markdown(cvs: pd.DataFrame, claims: pd.DataFrame, repetitions: int, du
         "",
         "## The paper's claims, judged on our data",
         "",
-        "A comparison counts only where the 95% bootstrap interval of the ratio of medians excludes 1.",
+        "A comparison counts only where the 95% interval of the ratio excludes 1; the ratio is the",
+        f"{ESTIMATOR}.",
         "",
         "| claim | verdict | evidence |",
         "| --- | --- | --- |",

@@ -20,6 +20,7 @@ from .model import (
     GuestSettings,
     Host,
     Platform,
+    Precision,
     RunSettings,
 )
 from .netperf import allowed_options_text, option_problem
@@ -44,12 +45,37 @@ def load_experiment(config: dict, config_files: list[str] = (), workdir: str = "
     """Validate `config` in place (defaults filled in) and build the Experiment."""
     for path in config_files:
         check_yaml_file(path)
+    if config.get("precision") is not None and "repetitions" in config:
+        raise ConfigError(
+            "repetitions",
+            "a fixed number of repetitions and a precision target exclude each other",
+            "with precision, precision.min_repetitions and max_repetitions; without, repetitions",
+        )
     _validate_schema(config)
     problem = option_problem(config["netperf_options"])
     if problem:
         index, text = problem
         raise ConfigError(f"netperf_options[{index}]", text, allowed_options_text())
+    precision = config["precision"]
+    if precision and precision["min_repetitions"] > precision["max_repetitions"]:
+        raise ConfigError(
+            "precision.min_repetitions",
+            f"{precision['min_repetitions']} is above max_repetitions ({precision['max_repetitions']})",
+            "at most precision.max_repetitions",
+        )
     experiment = experiment_from_validated(config, workdir)
+    for name, spec in config["platforms"].items():
+        if "max_repetitions" in spec and not precision:
+            raise ConfigError(
+                f"platforms.{name}.max_repetitions", "only with a precision target", "precision"
+            )
+        least = precision["min_repetitions"] if precision else 0
+        if spec.get("max_repetitions", least) < least:
+            raise ConfigError(
+                f"platforms.{name}.max_repetitions",
+                f"{spec['max_repetitions']} is below precision.min_repetitions ({least})",
+                f"at least {least}",
+            )
     if config["baseline"] not in experiment.platforms:
         raise ConfigError(
             "baseline", f"{config['baseline']!r} is not a platform", ", ".join(experiment.platforms)
@@ -208,6 +234,7 @@ def _platform(name: str, spec: dict, testbed: Testbed | None) -> Platform:
             testbed.host(client, "client", name),
             testbed.host(server, "server", name),
             virtual_machine=spec["embedded"] == "vm",
+            max_repetitions=spec.get("max_repetitions"),
         )
     if "embedded" in spec:
         raise ConfigError(f"{key}.embedded", "only with testbed: embedded", "client and server hosts")
@@ -220,7 +247,7 @@ def _platform(name: str, spec: dict, testbed: Testbed | None) -> Platform:
         raise ConfigError(
             f"platforms.{name}.server.address", "missing", "the address netperf targets on the server"
         )
-    return Platform(name, spec["label"], client, server)
+    return Platform(name, spec["label"], client, server, max_repetitions=spec.get("max_repetitions"))
 
 
 def _host(key: str, name: str, spec: dict) -> Host:
@@ -270,13 +297,17 @@ def guest_settings(config: dict) -> GuestSettings:
 def experiment_from_validated(config: dict, workdir: str = ".") -> Experiment:
     """The Experiment of a config that load_experiment already validated (no schema pass)."""
     testbed = _testbed(config, workdir)
+    precision = config["precision"]
     return Experiment(
         testbed=testbed,
-        repetitions=config["repetitions"],
+        repetitions=precision["min_repetitions"] if precision else config["repetitions"],
         duration=config["duration"],
         netperf_options=tuple(config["netperf_options"]),
         platforms={name: _platform(name, spec, testbed) for name, spec in config["platforms"].items()},
         figures={name: _figure(name, spec) for name, spec in config["figures"].items()},
         run=RunSettings(config["timeout_margin"], config["retries"]),
         guest=guest_settings(config),
+        precision=Precision(**precision) if precision else None,
+        baseline=config["baseline"],
+        keep_cpus_awake=config["keep_cpus_awake"],
     )

@@ -12,13 +12,13 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from . import cell, guests, machine_lock, preflight, testbed
+from . import cell, guests, machine, preflight, testbed
 from .errors import VnetbenchError
 from .model import Cell, Experiment, Platform
 from .records import read_optional_json, utc_now, write_json_atomic
 
 MARKER = Path(".vnetbench") / "run.json"
-_HELD = {}  # the machine-wide lock, while this process runs measurements here
+_HELD = {}  # while this process measures here: its turn on the machine, and awake CPUs
 
 
 def _say(line: str) -> None:
@@ -34,8 +34,14 @@ def start(experiment: Experiment, preflight_path: str, warmup: bool = False) -> 
     if MARKER.exists():
         _say("cleaning up after an earlier run that did not end")
         _clean_up(experiment)
-    if measures_here(experiment) and "lock" not in _HELD:
-        _HELD["lock"] = machine_lock.acquire(os.getcwd(), _say)
+    if measures_here(experiment) and "turn" not in _HELD:
+        _HELD["turn"] = machine.take_turn(os.getcwd(), _say)
+        if experiment.keep_cpus_awake:
+            awake = machine.keep_cpus_awake()
+            if awake is None:
+                _say(f"cannot keep idle CPUs awake ({machine.PM_QOS}): rates will vary more")
+            else:
+                _HELD["awake"] = awake
     write_json_atomic(str(MARKER), {"started_at": utc_now()})
     try:
         if experiment.testbed:
@@ -117,8 +123,15 @@ def end(experiment: Experiment) -> None:
     try:
         _clean_up(experiment)
     finally:
-        if "lock" in _HELD:
-            machine_lock.release(_HELD.pop("lock"))
+        if "awake" in _HELD:
+            machine.let_cpus_sleep(_HELD.pop("awake"))
+        if "turn" in _HELD:
+            machine.end_turn(_HELD.pop("turn"))
+
+
+def cpus_kept_awake() -> bool:
+    """Whether this process holds idle CPUs awake now (see vnetbench.machine)."""
+    return "awake" in _HELD
 
 
 def _clean_up(experiment: Experiment) -> None:

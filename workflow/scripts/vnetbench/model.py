@@ -55,6 +55,8 @@ class Platform:
     server: Host
     # Its hosts are QEMU guests of the embedded testbed, booted by the first cell that needs them.
     virtual_machine: bool = False
+    # With a precision target: this platform's own cap on repetitions (None: the target's).
+    max_repetitions: int | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,18 @@ class Measurement:
 
 
 @dataclass(frozen=True)
+class Precision:
+    """Repetitions until precise: the 95% interval of every ratio to the baseline within
+    +-`target` of the estimate, and of every configuration's mean within +-`value_target`,
+    with at least `min_repetitions` and at most `max_repetitions` per configuration."""
+
+    target: float
+    value_target: float
+    min_repetitions: int
+    max_repetitions: int
+
+
+@dataclass(frozen=True)
 class RunSettings:
     """How a cell runs, not what it measures: changing these never reruns a cell."""
 
@@ -139,27 +153,52 @@ class GuestSettings:
 @dataclass(frozen=True)
 class Experiment:
     testbed: "Testbed | None"  # the embedded testbed, or None for external hosts
-    repetitions: int
+    repetitions: int  # every configuration's, or with a precision target its first round's
     duration: int
     netperf_options: tuple[str, ...]
     platforms: dict[str, Platform]
     figures: dict[str, Figure]
     run: RunSettings = RunSettings()
     guest: GuestSettings = GuestSettings()
+    precision: Precision | None = None  # None: a fixed number of repetitions, as in the paper
+    baseline: str = "native"
+    keep_cpus_awake: bool = True  # while measuring on this machine (vnetbench.machine)
 
-    def cells(self, figure: str | None = None) -> list[Cell]:
-        """Every cell of one figure, or of all figures (each cell once)."""
+    def cells(self, figure: str | None = None, added: tuple[dict, ...] | list[dict] = ()) -> list[Cell]:
+        """Every cell of one figure, or of all figures (each cell once): the first round's
+        repetitions, then the blocks that precision rounds `added` ({test, size_bytes, rep,
+        platforms}, as vnetbench.precision plans them)."""
         figures = [self.figures[figure]] if figure else self.figures.values()
-        seen, cells = set(), []
-        for fig in figures:
-            for platform in self.platforms:
-                for size in fig.sizes:
-                    for rep in range(1, self.repetitions + 1):
-                        cell = Cell(platform, fig.test, size, rep)
-                        if cell not in seen:
-                            seen.add(cell)
-                            cells.append(cell)
-        return cells
+        wanted = list(dict.fromkeys((fig.test, size) for fig in figures for size in fig.sizes))
+        cells = [
+            Cell(platform, test, size, rep)
+            for test, size in wanted
+            for platform in self.platforms
+            for rep in range(1, self.repetitions + 1)
+        ]
+        cells += [
+            Cell(platform, block["test"], block["size_bytes"], block["rep"])
+            for block in added
+            if (block["test"], block["size_bytes"]) in wanted
+            for platform in block["platforms"]
+        ]
+        return list(dict.fromkeys(cells))
+
+    def protocol(self) -> str:
+        """How often each configuration is measured, in words."""
+        if self.precision is None:
+            return f"{self.repetitions} repetitions of {self.duration:g} s"
+        p = self.precision
+        return (
+            f"{p.min_repetitions} to {p.max_repetitions} repetitions of {self.duration:g} s (more where "
+            f"needed, until the 95% interval of each ratio to {self.baseline} is within +-{p.target:.0%} "
+            f"and of each mean within +-{p.value_target:.0%})"
+        )
+
+    def max_repetitions(self, platform: str) -> int:
+        if self.precision is None:
+            return self.repetitions
+        return self.platforms[platform].max_repetitions or self.precision.max_repetitions
 
     def measurement(self, platform: str, test: str, size_bytes: int) -> Measurement:
         """What the cells of one configuration measure."""

@@ -27,10 +27,27 @@ def _size_axis(ax, sizes) -> None:
     ax.grid(True, alpha=0.3)
 
 
+def _mark_imprecise(ax, container, series, y) -> bool:
+    """Hollow markers over the points whose precision target was not reached."""
+    imprecise = series["flags"].fillna("").str.contains("imprecise").to_numpy()
+    if not imprecise.any():
+        return False
+    line = container.lines[0]
+    ax.plot(
+        series["size_bytes"].to_numpy()[imprecise], y.to_numpy()[imprecise], linestyle="none",
+        marker=line.get_marker(), markersize=6, markerfacecolor="white", markeredgecolor=line.get_color(),
+    )  # fmt: skip
+    return True
+
+
+_HOLLOW = "hollow marker: precision target not reached"
+
+
 def plot_figure(table: pd.DataFrame, metric: str, title: str, output: str, center: str = "median") -> None:
     """Message size (log axis) against `metric`, one series per platform."""
     rows = table[table["metric"] == metric]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    hollow = False
     for index, (label, series) in enumerate(rows.groupby("label", sort=False)):
         series = series.sort_values("size_bytes")
         if center == "median":
@@ -38,51 +55,69 @@ def plot_figure(table: pd.DataFrame, metric: str, title: str, output: str, cente
             yerr = [y - series["median_ci_low"], series["median_ci_high"] - y]
         else:
             y, yerr = series["mean"], series["std"].fillna(0)
-        ax.errorbar(
+        container = ax.errorbar(
             series["size_bytes"], y, yerr=yerr, label=_text(label), marker=_MARKERS[index % len(_MARKERS)],
             capsize=3, linewidth=1.2, markersize=4,
         )  # fmt: skip
+        hollow |= _mark_imprecise(ax, container, series, y)
     _size_axis(ax, rows["size_bytes"].unique())
     ax.set_ylabel(f"{_AXIS[metric]} ({UNITS[metric]})")
     ax.set_ylim(bottom=0)
     ax.set_title(_text(title))
     ax.legend(fontsize="small")
-    n = int(rows["n"].min()) if len(rows) else 0
+    n = _repetitions(rows["n"])
     if center == "median":
         coverage = float(rows["median_ci_level"].min()) if len(rows) else 0.0
-        note = (
-            f"median with its distribution-free interval (order statistics, coverage {coverage:.1%}); n = {n}"
-        )
+        note = f"median with its distribution-free interval (order statistics, coverage >= {coverage:.1%})"
+        note += f"; n = {n}"
     else:
         note = f"mean ± sample standard deviation; n = {n}"
+    if hollow:
+        note += f"; {_HOLLOW}"
     fig.text(0.99, 0.01, note, ha="right", va="bottom", fontsize=6, alpha=0.6)
     fig.tight_layout()
     fig.savefig(output)
     plt.close(fig)
 
 
+def _repetitions(n: pd.Series) -> str:
+    """n of a figure's points: one number, or the range a precision run spread them over."""
+    if not len(n):
+        return "0"
+    low, high = int(n.min()), int(n.max())
+    return f"{low}" if low == high else f"{low} to {high}"
+
+
 def plot_ratios(table: pd.DataFrame, baseline: str, title: str, output: str) -> None:
     """Each platform's median over the baseline's, per size, with bootstrap intervals."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    hollow = False
     for index, (label, series) in enumerate(table.groupby("label", sort=False)):
         series = series.sort_values("size_bytes")
-        yerr = [series["ratio"] - series["ratio_ci_low"], series["ratio_ci_high"] - series["ratio"]]
-        ax.errorbar(
-            series["size_bytes"], series["ratio"], yerr=yerr, label=_text(label),
-            marker=_MARKERS[(index + 1) % len(_MARKERS)], capsize=3, linewidth=1.2, markersize=4,
+        # An undefined interval (a single pair) draws no bar.
+        yerr = [
+            (series["ratio"] - series["ratio_ci_low"]).fillna(0),
+            (series["ratio_ci_high"] - series["ratio"]).fillna(0),
+        ]
+        container = ax.errorbar(
+            series["size_bytes"], series["ratio"], yerr=yerr,
+            label=_text(label), marker=_MARKERS[(index + 1) % len(_MARKERS)], capsize=3, linewidth=1.2,
+            markersize=4,
         )  # fmt: skip
+        hollow |= _mark_imprecise(ax, container, series, series["ratio"])
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
     if len(table):
         _size_axis(ax, table["size_bytes"].unique())
-    ax.set_ylabel(f"Ratio of medians to {_text(baseline)}")
+    ax.set_ylabel(f"Ratio to {_text(baseline)} (paired)")
     ax.set_title(_text(title))
     if len(table):
         ax.legend(fontsize="small")
     else:
         ax.text(0.5, 0.5, "no other platform to compare", ha="center", transform=ax.transAxes)
-    fig.text(
-        0.99, 0.01, "95% bootstrap intervals (fixed seed)", ha="right", va="bottom", fontsize=6, alpha=0.6
-    )
+    note = f"geometric mean of within-block ratios, 95% t interval; pairs = {_repetitions(table['n'])}"
+    if hollow:
+        note += f"; {_HOLLOW}"
+    fig.text(0.99, 0.01, note, ha="right", va="bottom", fontsize=6, alpha=0.6)
     fig.tight_layout()
     fig.savefig(output)
     plt.close(fig)

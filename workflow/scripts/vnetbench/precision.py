@@ -18,7 +18,9 @@ number of repetitions keeps that small, and the report says so.
 Pure functions of records; no numpy.
 """
 
+import json
 import math
+import os
 import statistics
 from dataclasses import asdict, dataclass
 
@@ -81,7 +83,8 @@ class Configuration:
     size_bytes: int
     n: int
     precision: float  # of the mean
-    ratio_precision: float | None  # of the ratio to the baseline (None for the baseline)
+    has_ratio: bool  # compared with the baseline (every platform but the baseline)
+    ratio_precision: float | None  # of the ratio to the baseline (None: undefined or baseline)
     reached: bool
     at_max: bool
 
@@ -105,8 +108,8 @@ def plan(records: list[dict], metric_of: dict[str, str], baseline: str, targets:
             n = len(by_rep)
             precision = value_precision(list(by_rep.values()))
             want = needed(n, precision, targets.value)
-            ratio_precision = None
-            if platform != baseline and base:
+            ratio_precision, has_ratio = None, platform != baseline and bool(base)
+            if has_ratio:
                 pairs = [(value, base[rep]) for rep, value in by_rep.items() if rep in base]
                 ratio_precision = paired_ratio(pairs).precision
                 want = max(want, needed(len(pairs), ratio_precision, targets.ratio))
@@ -116,7 +119,7 @@ def plan(records: list[dict], metric_of: dict[str, str], baseline: str, targets:
             limit = targets.max_repetitions.get(platform, max(targets.max_repetitions.values()))
             at_max = n >= limit
             configurations.append(
-                Configuration(platform, test, size, n, precision, ratio_precision, reached, at_max)
+                Configuration(platform, test, size, n, precision, has_ratio, ratio_precision, reached, at_max)
             )
             if not reached and not at_max:
                 wanted[platform] = min(limit, n + min(max(want - n, 1), n)) - n
@@ -138,3 +141,66 @@ def _row(configuration: Configuration) -> dict:
         if row[key] is not None and math.isinf(row[key]):
             row[key] = None  # JSON has no infinity: undefined
     return row
+
+
+def progress_line(result: dict, targets: Targets | None) -> str:
+    """What a finished round tells the terminal."""
+    rows = result["configurations"]
+    head = f"precision round {result['round']} ({result['cells']} cells)"
+    if targets is None:
+        return f"{head}: a fixed number of repetitions, no precision target"
+    ratios = [row for row in rows if row["has_ratio"]]
+    reached = sum(row["reached"] for row in rows)
+    ratios_reached = sum(
+        row["ratio_precision"] is not None and row["ratio_precision"] <= targets.ratio for row in ratios
+    )
+    line = (
+        f"{head}: {reached} of {len(rows)} configurations reached their targets "
+        f"(ratios within +-{targets.ratio:.0%}: {ratios_reached} of {len(ratios)})"
+    )
+    blocks = result["add"]
+    if blocks:
+        cells = sum(len(block["platforms"]) for block in blocks)
+        return f"{line}; round {result['round'] + 1} adds {cells} cells in {len(blocks)} blocks"
+    return f"{line}; no round follows"
+
+
+def read_plans(directory: str = "results/precision") -> list[dict]:
+    """The plans of the rounds so far, in order: round 1, 2, ... up to the first that is
+    missing or adds nothing."""
+    plans = []
+    while os.path.exists(path := os.path.join(directory, f"round{len(plans) + 1}.json")):
+        with open(path) as stream:
+            plans.append(json.load(stream))
+        if not plans[-1]["add"]:
+            break
+    return plans
+
+
+def reached_line(plan: dict, targets: Targets) -> str:
+    """Where the run's precision ended: how many configurations and ratios reached their
+    targets, and the widest of those that did not."""
+    rows = plan["configurations"]
+    value_ok = [row for row in rows if row["precision"] is not None and row["precision"] <= targets.value]
+    ratios = [row for row in rows if row["has_ratio"]]
+    ratio_ok = [
+        r for r in ratios if r["ratio_precision"] is not None and r["ratio_precision"] <= targets.ratio
+    ]
+    line = (
+        f"precision reached in {len(value_ok)} of {len(rows)} configurations (95% interval of the mean "
+        f"within +-{targets.value:.0%}) and {len(ratio_ok)} of {len(ratios)} ratios "
+        f"(within +-{targets.ratio:.0%})"
+    )
+    misses = [row for row in rows if not row["reached"]]
+    if misses:
+
+        def width(row: dict) -> float:
+            return max(row["precision"] or math.inf, row["ratio_precision"] or 0.0)
+
+        widest = max(misses, key=width)
+        what = "unbounded" if math.isinf(width(widest)) else f"+-{width(widest):.0%}"
+        line += (
+            f"; widest: {widest['platform']} {widest['test']} {widest['size_bytes']} B at {what} "
+            f"after {widest['n']} repetitions"
+        )
+    return line

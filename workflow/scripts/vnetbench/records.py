@@ -1,45 +1,33 @@
 """Result files: written so that a reader never sees half of one, and read back.
 
-Standard library only: the cell client imports it at every cell.
+Standard library only.
 """
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from datetime import UTC, datetime
+
+from .atomic import write_atomic
 
 
 def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_iso(datetime.now(UTC).timestamp())
+
+
+def utc_iso(seconds: float) -> str:
+    """A Unix time as the records write it: 2026-11-28T23:36:42.123Z."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def record_bytes(data: dict) -> bytes:
+    """A result file's content: indented JSON and a final newline."""
+    return (json.dumps(data, indent=1, sort_keys=False) + "\n").encode()
 
 
 def write_json_atomic(path: str, data: dict) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename over it.
-
-    A crash or a full disk leaves either the old file or the new one, never a
-    torn one; the temporary file is removed on any failure.
-    """
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as stream:
-            json.dump(data, stream, indent=1, sort_keys=False)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    """Write `data` as JSON so that a reader never sees half of it (atomic.write_atomic)."""
+    write_atomic(path, record_bytes(data))
 
 
 def read_json(path: str) -> dict:

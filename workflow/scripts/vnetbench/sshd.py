@@ -114,8 +114,11 @@ class SSHServer:
             )
 
 
-def wait_listening(address: str, port: int, timeout: float = 10.0, connect=None) -> None:
-    """Wait until something accepts TCP connections at address:port."""
+def wait_listening(
+    address: str, port: int, timeout: float = 10.0, connect=None, process=None, log: Path | None = None
+) -> None:
+    """Wait until something accepts TCP connections at address:port; SSHDError when it does
+    not within `timeout`, or at once when `process` (the server) exits, with its `log`."""
     deadline = time.monotonic() + timeout
     connect = connect or (lambda: socket.create_connection((address, port), timeout=0.5).close())
     while True:
@@ -123,6 +126,12 @@ def wait_listening(address: str, port: int, timeout: float = 10.0, connect=None)
             connect()
             return
         except OSError:
+            if process is not None and process.poll() is not None:
+                evidence = log.read_text(errors="replace").strip() if log and log.exists() else ""
+                raise SSHDError(
+                    f"the sshd for {address}:{port} exited with code {process.returncode}"
+                    + (f":\n{evidence}" if evidence else "")
+                ) from None
             if time.monotonic() > deadline:
                 raise SSHDError(f"nothing listens on {address}:{port} after {timeout:g} s") from None
             time.sleep(0.05)

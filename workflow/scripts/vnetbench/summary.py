@@ -4,6 +4,7 @@ import os
 import shlex
 
 from .model import Experiment
+from .precision import Targets, reached_line, read_plans
 
 _SHOWN = 20  # failed cells listed by name; the rest are counted
 
@@ -31,7 +32,8 @@ def run_summary(
 ) -> str:
     """A cell failed in this run when Snakemake's log says so, or when it has no record but
     a log written since `run_started` (its log may be all there is, or nothing, on a full disk)."""
-    cells = experiment.cells()
+    plans = read_plans()
+    cells = experiment.cells(added=[block for plan in plans for block in plan["add"]])
     reported = failed_outputs(snakemake_log)
     done, failed, missing = 0, [], 0
     for cell in cells:
@@ -52,4 +54,8 @@ def run_summary(
         lines.append(f"  ... and {len(failed) - _SHOWN} more failed cells (logs under results/logs/cells/)")
     if failed or missing:
         lines.append(f"  to measure what is missing, run again: {shlex.join(command)}")
+    if experiment.precision and plans and not failed and not missing:
+        p = experiment.precision
+        targets = Targets(p.value_target, p.target, p.min_repetitions, {})
+        lines.append(f"vnetbench: after {len(plans)} round(s), {reached_line(plans[-1], targets)}")
     return "\n".join(lines)

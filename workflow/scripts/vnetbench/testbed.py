@@ -293,19 +293,19 @@ def _veth(netns: str, name: str, peer_netns: str, peer_name: str) -> None:
 
 def _start_sshds(testbed: Testbed) -> dict[str, int]:
     generate_key(testbed.client_key, comment=f"vnetbench-{testbed.prefix}")
-    known_hosts, pids = [], {}
+    known_hosts, processes = [], {}
     for node in _MGMT_HOST:
         server = testbed.sshd(node)
         server.prepare()
         known_hosts.append(server.known_hosts_line())
-        process = server.start(
+        processes[node] = server.start(
             prefix=["ip", "netns", "exec", testbed.netns(node)], log=server.directory / "sshd.log"
         )
-        pids[node] = process.pid
     testbed.known_hosts.write_text("".join(known_hosts))
-    for node in _MGMT_HOST:
-        wait_listening(testbed.mgmt_address(node), 22)
-    return pids
+    for node, process in processes.items():
+        log = testbed.sshd(node).directory / "sshd.log"
+        wait_listening(testbed.mgmt_address(node), 22, process=process, log=log)
+    return {node: process.pid for node, process in processes.items()}
 
 
 def down(testbed: Testbed, log=print) -> list[str]:

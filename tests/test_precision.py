@@ -1,0 +1,94 @@
+"""Repetitions until precise, and platforms compared back to back: pure functions, hand-checked."""
+
+import math
+
+import pytest
+from vnetbench import order
+from vnetbench.config import load_experiment
+from vnetbench.precision import Targets, needed, paired_ratio, plan, reached_line, value_precision
+from vnetbench.stats import t_quantile
+
+from .conftest import tiny_config
+
+
+def test_value_precision_is_the_relative_half_width_of_the_t_interval():
+    values = [98.0, 102.0, 100.0, 99.0, 101.0]
+    half = t_quantile(0.975, 4) * math.sqrt(2.5) / math.sqrt(5)  # s = sqrt(2.5)
+    assert value_precision(values) == pytest.approx(half / 100)
+    assert value_precision([100.0]) == math.inf  # no interval from one value
+
+
+def test_paired_ratio_cancels_drift_that_an_unpaired_view_counts_as_noise():
+    # The machine drifts by +-20% from block to block; the platform is 0.8 of the baseline
+    # within every block, give or take 1%.
+    drift = [1.0, 1.2, 0.8, 1.1, 0.9, 1.15]
+    noise = [1.01, 0.99, 1.0, 1.005, 0.995, 1.0]
+    pairs = [(800 * d * e, 1000 * d) for d, e in zip(drift, noise, strict=True)]
+    estimate = paired_ratio(pairs)
+    assert estimate.ratio == pytest.approx(0.8, rel=0.005) and estimate.n == 6
+    assert estimate.low < 0.8 < estimate.high and estimate.precision < 0.01
+    # Unpaired, each sample alone varies by about 15%.
+    assert value_precision([a for a, _ in pairs]) > 0.1
+
+
+def test_needed_repetitions_follow_one_over_square_root_n():
+    assert needed(5, 0.10, 0.05) == 20
+    assert needed(5, 0.04, 0.05) == 5
+    assert needed(4, math.inf, 0.05) == 8
+
+
+def records(values: dict[str, list[float]], test="TCP_RR", size=1) -> list[dict]:
+    return [
+        {"platform": p, "test": test, "size_bytes": size, "rep": rep, "throughput_mbit_s": v}
+        for p, vs in values.items()
+        for rep, v in enumerate(vs, start=1)
+    ]
+
+
+TARGETS = Targets(
+    value=0.10, ratio=0.05, min_repetitions=4, max_repetitions={"native": 12, "xen": 12, "vm": 4}
+)
+
+
+def test_a_precise_configuration_adds_nothing():
+    quiet = records({"native": [100, 101, 99, 100], "xen": [80, 80.5, 79.5, 80]})
+    result = plan(quiet, {"TCP_RR": "throughput_mbit_s"}, "native", TARGETS)
+    assert result["add"] == []
+    assert all(row["reached"] for row in result["configurations"])
+
+
+def test_an_imprecise_ratio_adds_blocks_with_the_baseline_and_at_most_doubles():
+    # xen/native varies by about 10% within blocks: about 4 x (hw / 5%)^2 repetitions wanted.
+    noisy = records({"native": [100, 100, 100, 100], "xen": [80, 90, 72, 85], "vm": [1, 1.5, 0.6, 1.2]})
+    result = plan(noisy, {"TCP_RR": "throughput_mbit_s"}, "native", TARGETS)
+    assert [block["rep"] for block in result["add"]] == [5, 6, 7, 8]  # doubled, not more
+    assert all(block["platforms"] == ["xen", "native"] for block in result["add"])
+    vm = next(row for row in result["configurations"] if row["platform"] == "vm")
+    assert vm["at_max"] and not vm["reached"]  # capped at its own maximum: flagged, not measured more
+    line = reached_line(result, TARGETS)
+    assert line.startswith("precision reached in 1 of 3 configurations") and "widest: vm TCP_RR 1 B" in line
+
+
+def test_blocks_run_back_to_back_in_a_seeded_shuffled_order():
+    config = tiny_config(
+        platforms={**tiny_config()["platforms"], "other": tiny_config()["platforms"]["native"]}
+    )
+    experiment = load_experiment(config)
+    first = order.platform_order(experiment, "TCP_RR", 1, 1, True, 7)
+    assert sorted(first) == ["native", "other"]
+    assert order.platform_order(experiment, "TCP_RR", 1, 1, True, 7) == first  # seeded: reproducible
+    assert order.platform_order(experiment, "TCP_RR", 1, 1, False, 7) == ["native", "other"]
+    blocks = order.blocks(experiment)
+
+    def rank(platform, test, size, rep):
+        return order.priority(experiment, platform, test, size, rep, True, 7)
+
+    ranked = sorted(
+        ((p, t, s, r) for t, s in blocks for p in ("native", "other") for r in (1, 2)),
+        key=lambda cell: -rank(*cell),
+    )
+    # Repetition-major, and the two platforms of a block next to each other.
+    assert [cell[3] for cell in ranked] == [1] * 6 + [2] * 6
+    for a, b in zip(ranked[::2], ranked[1::2], strict=True):
+        assert (a[1], a[2], a[3]) == (b[1], b[2], b[3]) and a[0] != b[0]
+    assert rank("native", "TCP_RR", 1, 1) < order.FIRST

@@ -13,9 +13,14 @@ min_version("9.27")
 
 
 # The workflow's own files, wherever the working directory (-d) is, and also when this
-# Snakefile is used as a module.
+# Snakefile is used as a module. Its package comes first, here and in every job (Snakemake
+# would append a script's folder after site-packages, behind any installed copy).
 WORKFLOW_DIR = Path(str(workflow.current_basedir))
-sys.path.insert(0, str(WORKFLOW_DIR / "workflow" / "scripts"))
+PACKAGE_DIR = str(WORKFLOW_DIR / "workflow" / "scripts")
+sys.path.insert(0, PACKAGE_DIR)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [PACKAGE_DIR, *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
+)
 from vnetbench.config import ConfigError, check_yaml_file, load_experiment
 from vnetbench.errors import VnetbenchError
 from vnetbench.testbed import require_root
@@ -64,6 +69,7 @@ rule figures:
             baseline=config["baseline"],
             ext=["csv", "pdf"],
         ),
+        extra_outputs(),
         "results/paper_comparison.md",
         "results/provenance.json",
         lambda wildcards: cell_files(),

@@ -25,7 +25,9 @@ os.environ["VNETBENCH_CONFIG_SNAPSHOT"] = config_snapshot(config)
 os.environ[wire.ENV] = wire.address()  # where this run's broker listens
 
 
+# PYTHONPATH: the Snakefile puts the workflow's package first for every job.
 envvars:
+    "PYTHONPATH",
     "VNETBENCH_PYTHON",
     "VNETBENCH_CELL_CLIENT",
     "VNETBENCH_CONFIG_SNAPSHOT",
@@ -46,6 +48,7 @@ wildcard_constraints:
     size_bytes="[1-9][0-9]*",
     rep="[1-9][0-9]*",
     round="[1-9][0-9]*",
+    extra="latency|cpu",
 
 
 def precision_rounds(before_round=None):
@@ -94,6 +97,26 @@ def cell_priority(wildcards):
         SHUFFLED,
         config["run_order_seed"],
     )
+
+
+def extra_outputs():
+    """The figures of the extra metrics (latency, CPU) the config's figures ask for."""
+    return [
+        path
+        for name, figure in EXPERIMENT.figures.items()
+        for extra in figure.extra_metrics
+        for path in (
+            f"results/figures/{name}_{extra}.pdf",
+            f"results/figures/{name}_{extra}_vs_{config['baseline']}.pdf",
+        )
+    ]
+
+
+def extra_title(wildcards):
+    what = {"latency": "latency (P50, P99)", "cpu": "CPU per transaction"}[
+        wildcards.extra
+    ]
+    return f"{EXPERIMENT.figures[wildcards.figure].title}: {what}"
 
 
 def protocol_text():

@@ -49,3 +49,49 @@ rule plot:
         center=config["plot_center"],
     script:
         "../workflow/scripts/plot_figure.py"
+
+
+# Beyond the paper: latency percentiles and CPU per transaction, for figures that ask.
+
+
+rule plot_extra:
+    input:
+        "results/figures/{figure}.csv",
+    output:
+        report(
+            "results/figures/{figure}_{extra}.pdf",
+            caption="../report/extra.rst",
+            category="Latency and CPU",
+            labels={"figure": "{figure}", "metric": "{extra}"},
+        ),
+    log:
+        "results/logs/figures/{figure}_{extra}.pdf.log",
+    localrule: True
+    conda:
+        "../environment.yml"
+    params:
+        title=lambda wildcards: extra_title(wildcards),
+        center=config["plot_center"],
+    script:
+        "../workflow/scripts/plot_extra.py"
+
+
+rule plot_extra_ratios:
+    input:
+        "results/figures/{figure}_vs_{baseline}.csv",
+    output:
+        report(
+            "results/figures/{figure}_{extra}_vs_{baseline}.pdf",
+            caption="../report/extra.rst",
+            category="Latency and CPU",
+            labels={"figure": "{figure}", "metric": "{extra} against {baseline}"},
+        ),
+    log:
+        "results/logs/figures/{figure}_{extra}_vs_{baseline}.pdf.log",
+    localrule: True
+    conda:
+        "../environment.yml"
+    params:
+        title=lambda wildcards: extra_title(wildcards),
+    script:
+        "../workflow/scripts/plot_extra.py"

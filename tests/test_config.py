@@ -182,6 +182,29 @@ def test_precision_settings_and_their_conflicts():
         load(mutate("platforms.native.max_repetitions", 4)(tiny_config()))
 
 
+def test_extra_metrics_change_only_the_cells_that_measure_them():
+    config = tiny_config()
+    plain = load(config)
+    before = plain.measurement("native", "TCP_RR", 1).as_params()
+    assert "latency" not in before and "cpu" not in before  # what every earlier config tracked
+    config["figures"]["tcp_small"]["extra_metrics"] = ["latency", "cpu"]
+    extra = load(config)
+    assert extra.measurement("native", "TCP_RR", 1).as_params() == {**before, "latency": True, "cpu": True}
+    # Another figure's cells (UDP) measure what they did.
+    assert extra.measurement("native", "UDP_RR", 16) == plain.measurement("native", "UDP_RR", 16)
+    stream = tiny_config()
+    stream["figures"]["tcp_small"] = {
+        "test": "TCP_STREAM",
+        "sizes": [64],
+        "title": "t",
+        "extra_metrics": ["cpu"],
+    }
+    with pytest.raises(ConfigError, match="^figures.tcp_small.extra_metrics: TCP_STREAM has no transactions"):
+        load(stream)
+    with pytest.raises(ConfigError, match="^figures.tcp_small.extra_metrics.0: 'jitter' is not allowed"):
+        load(mutate("figures.tcp_small.extra_metrics", ["jitter"])(tiny_config()))
+
+
 def test_allowed_netperf_options_load():
     for options in (["-4"], ["-6"], ["-T", "0,1"], ["-T1,1"], ["-T", ",1"], ["-n", "2"], ["-4", "-T", "0"]):
         assert load(mutate("netperf_options", options)(tiny_config())).netperf_options == tuple(options)

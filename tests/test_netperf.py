@@ -172,3 +172,45 @@ def test_real_netperf_runs_whole_seconds_only(netserver_port):
     assert netperf.parse_keyval(done.stdout)["ELAPSED_TIME"] == "2.00"
     endless = subprocess.run(["timeout", "3", *base, "-l", "0.5"], capture_output=True, text=True)
     assert endless.returncode == 124  # still running after 3 s: killed by timeout
+
+
+def test_latency_percentiles_and_cpu_from_a_real_run():
+    text = output("tcp_rr_64_latency_cpu.out")  # netperf 2.7.0, -c -C and the latency selectors
+    result = parse_result("TCP_RR", 64, text, latency=True, cpu=True)
+    assert result.latency_us == {
+        "min": 5.0, "p50": 9.0, "p90": 123.0, "p99": 732.0, "max": 9545.0, "mean": 71.53, "stddev": 181.83,
+    }  # fmt: skip
+    cpu = result.cpu
+    assert (cpu["client_method"], cpu["service_demand_units"], cpu["client_cpus"]) == ("S", "usec/KB", 2)
+    # Service demand per KB of both directions, per transaction: CPU time per second over rate.
+    assert cpu["client_us_per_transaction"] == pytest.approx(781.606 * 128 / 1024)
+    assert cpu["client_us_per_transaction"] == pytest.approx(0.682 * 2 * 1e6 / 13961.828, rel=1e-3)
+    # Not asked for: not read (and a plain run's output lacks them).
+    assert parse_result("TCP_RR", 64, text).latency_us is None
+    with pytest.raises(NetperfOutputError, match="lacks MIN_LATENCY"):
+        parse_result("TCP_RR", 512, output("tcp_rr_512.out"), latency=True)
+
+
+@pytest.mark.parametrize(
+    "edit, field",
+    [
+        (("P99_LATENCY=732", "P99_LATENCY=-1"), "P99_LATENCY is -1"),
+        (("P50_LATENCY=9", "P50_LATENCY=nan"), "P50_LATENCY is nan"),
+        (("LOCAL_SD=781.606", "LOCAL_SD=-1.000"), "LOCAL_SD is -1.000"),
+        (("REMOTE_CPU_UTIL=68.20", "REMOTE_CPU_UTIL=inf"), "REMOTE_CPU_UTIL is inf"),
+        (("SD_UNITS=usec/KB", "SD_UNITS=Trans/s"), "SD_UNITS is 'Trans/s', not the 'usec/KB'"),
+    ],
+)
+def test_the_new_fields_are_checked_as_strictly(edit, field):
+    text = output("tcp_rr_64_latency_cpu.out")
+    assert edit[0] in text
+    with pytest.raises(NetperfOutputError, match=re.escape(field)):
+        parse_result("TCP_RR", 64, text.replace(*edit), latency=True, cpu=True)
+
+
+def test_the_command_asks_for_the_extra_metrics_only_when_wanted():
+    plain = netperf.command("TCP_RR", 1, 1, "h", 1)
+    assert "-c" not in plain and "P50_LATENCY" not in plain[-1]
+    both = netperf.command("TCP_RR", 1, 1, "h", 1, latency=True, cpu=True)
+    assert both[: both.index("--")].count("-c") == 1 and "-C" in both
+    assert all(selector in both[-1].split(",") for selector in ("P99_LATENCY", "LOCAL_SD", "SD_UNITS"))

@@ -41,6 +41,8 @@ def test_tiny_grid_end_to_end(workflow):
     assert workflow.planned() == {}
     provenance = json.loads((results / "provenance.json").read_text())
     assert provenance["hosts"]["native client"]["kernel"] and len(provenance["config_sha256"]) == 64
+    # The workflow's jobs ran its own package, not a copy installed elsewhere (the virtualenv's).
+    assert provenance["vnetbench_package"] == str(workflow.directory / "workflow" / "scripts" / "vnetbench")
     assert provenance["run_order"] == {"order": "shuffled", "seed": 1, "warmup": False}
     assert (results / "paper_comparison.md").read_text().startswith("# Our results beside the paper's")
     # Snakemake's own report builds, with the figures in it.
@@ -232,3 +234,32 @@ def test_two_runs_on_one_machine_take_turns(tmp_path):
     for (_, end, a), (start, _, b) in zip(spans, spans[1:], strict=False):
         assert end <= start, f"cells of {a} and {b} overlapped"
     assert [name for *_, name in spans] in (["first"] * 2 + ["second"] * 2, ["second"] * 2 + ["first"] * 2)
+
+
+def test_latency_and_cpu_figures_end_to_end(workflow):
+    config = two_loopback_platforms(repetitions=2)
+    config["figures"]["tcp"]["extra_metrics"] = ["latency", "cpu"]
+    config["figures"]["udp"] = {"test": "UDP_RR", "sizes": [16], "title": "UDP"}
+    workflow.write_config(config)
+    workflow.run()
+    figures = workflow.directory / "results" / "figures"
+    for name in ("tcp_latency", "tcp_cpu", "tcp_latency_vs_native", "tcp_cpu_vs_native"):
+        assert (figures / f"{name}.pdf").read_bytes().startswith(b"%PDF"), name
+    records = [json.loads(path.read_text()) for path in workflow.records()]
+    record = next(r for r in records if r["test"] == "TCP_RR")
+    latency = record["latency_us"]
+    assert 0 < latency["min"] <= latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["max"]
+    assert record["cpu"]["service_demand_units"] == "usec/KB" and record["cpu"]["client_method"] == "S"
+    # Both ends on this machine: its CPU per transaction, measured around the run.
+    assert record["machine_cpu"]["us_per_transaction"] > 0
+    table = pd.read_csv(figures / "tcp.csv")
+    extra = {"p50_latency_us", "p90_latency_us", "p99_latency_us", "machine_cpu_us_per_transaction",
+             "client_cpu_us_per_transaction", "server_cpu_us_per_transaction"}  # fmt: skip
+    assert extra <= set(table["metric"])
+    assert set(table.loc[table["metric"] == "p99_latency_us", "unit"]) == {"us"}
+    ratios = pd.read_csv(figures / "tcp_vs_native.csv")
+    assert {"throughput_mbit_s", "p50_latency_us", "machine_cpu_us_per_transaction"} <= set(ratios["metric"])
+    # A figure without extra metrics keeps its cells, records and outputs as they were.
+    udp = [r for r in records if r["test"] == "UDP_RR"]
+    assert len(udp) == 4 and not any({"latency_us", "cpu", "machine_cpu"} & set(r) for r in udp)
+    assert not list(figures.glob("udp_*latency*")) and (figures / "udp.pdf").exists()

@@ -1,17 +1,28 @@
 """Snakemake adapter: one figure's platforms against the baseline. See vnetbench.comparison."""
 
+import pandas as pd
 from vnetbench.comparison import ratios
+from vnetbench.metrics import present
 from vnetbench.plots import plot_ratios
 from vnetbench.records import read_json
 
 snakemake = globals()["snakemake"]
 params, baseline = snakemake.params, snakemake.wildcards.baseline
+figure = snakemake.wildcards.figure
 records = [read_json(path) for path in snakemake.input]
-table = ratios(
-    snakemake.wildcards.figure, params.test, params.metric, params.labels, records, baseline, params.target
+# The figure's metric first, then the extra metrics its cells measured (latency, CPU).
+metrics = [params.metric] + [
+    m for m in present(params.test, records) if m not in ("throughput_mbit_s", "transactions_per_s")
+]
+table = pd.concat(
+    [
+        ratios(figure, params.test, metric, params.labels, records, baseline, params.target)
+        for metric in metrics
+    ]
 )
 table.to_csv(snakemake.output.csv, index=False)
-figure = snakemake.wildcards.figure
-plot_ratios(table, baseline, f"{figure}: each platform against {baseline}", snakemake.output.pdf)
+plot_ratios(
+    table, baseline, f"{figure}: each platform against {baseline}", snakemake.output.pdf, [params.metric]
+)
 with open(snakemake.log[0], "w") as log:
-    print(f"{len(table)} ratios against {baseline}", file=log)
+    print(f"{len(table)} ratios against {baseline} ({', '.join(metrics)})", file=log)

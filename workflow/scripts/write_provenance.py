@@ -1,6 +1,7 @@
 """Snakemake adapter: results/provenance.json. See vnetbench.provenance."""
 
 import snakemake as snakemake_package
+import vnetbench
 from vnetbench.provenance import provenance
 from vnetbench.records import read_optional_json, write_json_atomic
 
@@ -10,6 +11,7 @@ data = provenance(
     read_optional_json(snakemake.params.preflight),
     snakemake.params.workflow_dir,
     snakemake_package.__version__,
+    vnetbench.__path__[0],
 )
 write_json_atomic(snakemake.output[0], data)
 with open(snakemake.log[0], "w") as log:

@@ -6,11 +6,10 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from .model import RR_TESTS
+from .metrics import RATES, UNITS, present, value
 from .precision import value_precision
 from .stats import outliers, summarize
 
-UNITS = {"throughput_mbit_s": "Mbit/s", "transactions_per_s": "trans/s"}
 COLUMNS = [
     "figure", "platform", "label", "test", "size_bytes", "metric", "unit",
     "n", "mean", "std", "cv", "median", "min", "max",
@@ -47,7 +46,7 @@ def figure_table(
 ) -> pd.DataFrame:
     """Summarize the records of one figure; `labels` orders the platforms."""
     labels = resolve_labels(labels, records)
-    metrics = list(UNITS) if test in RR_TESTS else ["throughput_mbit_s"]
+    metrics = present(test, records)
     order = {name: index for index, name in enumerate(labels)}
     rows = []
     for (platform, size), group in sorted(
@@ -55,7 +54,7 @@ def figure_table(
     ):
         group = sorted(group, key=lambda record: record["rep"])
         for metric in metrics:
-            values = [record[metric] for record in group]
+            values = [value(record, metric) for record in group]
             summary = summarize(values, thresholds.level)
             rows.append(
                 {
@@ -69,7 +68,7 @@ def figure_table(
                     **asdict(summary),
                     "precision": _finite(value_precision(values)),
                     "precision_target": thresholds.precision,
-                    "flags": ";".join(flags(group, values, summary, thresholds)),
+                    "flags": ";".join(flags(group, values, summary, thresholds, metric in RATES)),
                 }
             )
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -100,7 +99,10 @@ def group_records(records: list[dict], test: str) -> dict[tuple[str, int], list[
     return groups
 
 
-def flags(records: list[dict], values: list[float], summary, thresholds: Thresholds) -> list[str]:
+def flags(
+    records: list[dict], values: list[float], summary, thresholds: Thresholds, rate: bool = True
+) -> list[str]:
+    """The flags of one row; `rate`: a rate, which the precision target is about."""
     found = []
     if summary.cv > thresholds.cv:
         found.append("high_cv")
@@ -118,7 +120,7 @@ def flags(records: list[dict], values: list[float], summary, thresholds: Thresho
         found.append("outlier:" + ",".join(str(records[i]["rep"]) for i in far))
     if summary.median_ci_level < thresholds.level:
         found.append("low_coverage")
-    if thresholds.precision is not None and not value_precision(values) <= thresholds.precision:
+    if rate and thresholds.precision is not None and not value_precision(values) <= thresholds.precision:
         found.append("imprecise")
     return found
 

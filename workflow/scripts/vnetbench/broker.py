@@ -94,7 +94,18 @@ class Broker:
             extra["guest"] = guest_facts(state)
         facts = (read_optional_json(preflight) or {}).get("hosts", {})
         shell = self._shells.setdefault(platform.client.name, KeptShell(platform.client))
-        return cell.run(this, platform, tracked, self.experiment.run, facts, log, extra, session=shell)
+        here = self.experiment.testbed is not None or (platform.client.is_local and platform.server.is_local)
+        return cell.run(
+            this,
+            platform,
+            tracked,
+            self.experiment.run,
+            facts,
+            log,
+            extra,
+            session=shell,
+            on_this_machine=here,
+        )
 
     def close(self) -> None:
         for shell in self._shells.values():

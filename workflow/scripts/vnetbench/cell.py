@@ -4,6 +4,7 @@ The hot path is one remote command on the client host. Only when netperf finds n
 netserver does the cell reach the server host, start one, and retry.
 """
 
+import os
 from dataclasses import asdict
 
 from . import netperf, netserver
@@ -18,6 +19,7 @@ _SSH_GRACE = 5.0
 # How `timeout -s KILL` ends: it kills its whole process group, itself
 # included, so a shell reports 137 and a direct parent sees -9.
 _KILLED = {124, 137, -9}
+_EXTRAS = {"latency_us", "cpu"}
 
 
 class CellFailed(VnetbenchError):
@@ -40,16 +42,25 @@ def command(measurement: Measurement, settings: RunSettings) -> list[str]:
     host itself (closing an SSH channel would not)."""
     m = measurement
     argv = netperf.command(
-        m.test, m.size_bytes, m.duration, m.server_address, m.netserver_port, m.netperf, m.netperf_options
-    )
+        m.test, m.size_bytes, m.duration, m.server_address, m.netserver_port, m.netperf, m.netperf_options,
+        latency=m.latency, cpu=m.cpu,
+    )  # fmt: skip
     return ["timeout", "-s", "KILL", f"{int(m.duration) + settings.timeout_margin:g}", *argv]
 
 
 def measure(
-    cell: Cell, platform: Platform, measurement: Measurement, settings: RunSettings, log=print, session=None
+    cell: Cell,
+    platform: Platform,
+    measurement: Measurement,
+    settings: RunSettings,
+    log=print,
+    session=None,
+    on_this_machine: bool = False,
 ) -> dict:
     """Run the cell's netperf and return its record (not yet written). `session`: an open
-    connection to the client host to run it on; by default one is opened and closed."""
+    connection to the client host to run it on; by default one is opened and closed.
+    `on_this_machine`: both ends run here (the embedded testbed), so a CPU measurement is also
+    taken of the whole machine around the run (machine_cpu)."""
     if measurement.client != platform.client.measured_as:
         raise CellFailed(
             cell,
@@ -63,10 +74,12 @@ def measure(
     try:
         for attempt in range(settings.retries + 1):
             started_at = utc_now()
+            before = machine_cpu_seconds() if measurement.cpu and on_this_machine else None
             try:
                 result = session.run(wrapped, timeout=limit + _SSH_GRACE)
             except CommandTimedOut as error:
                 raise CellFailed(cell, f"no answer within {limit + _SSH_GRACE:g} s", error.command) from None
+            after = machine_cpu_seconds() if before is not None else None
             finished_at = utc_now()
             log(f"attempt {attempt + 1}: exit {result.exit_code} ({started_at} .. {finished_at})")
             if result.exit_code == 0 or result.exit_code in _KILLED or attempt == settings.retries:
@@ -91,15 +104,29 @@ def measure(
     if result.exit_code != 0:
         raise CellFailed(cell, "netperf failed", result.command, result.exit_code, result.output)
     try:
-        parsed = netperf.parse_result(cell.test, cell.size_bytes, result.output)
+        parsed = netperf.parse_result(
+            cell.test, cell.size_bytes, result.output, measurement.latency, measurement.cpu
+        )
     except netperf.NetperfOutputError as error:
         raise CellFailed(
             cell, str(error).splitlines()[0], result.command, result.exit_code, result.output
         ) from None
 
+    # The extra metrics appear only when asked for: records keep their shape otherwise.
+    measured = {
+        key: value for key, value in asdict(parsed).items() if value is not None or key not in _EXTRAS
+    }
+    if before is not None and parsed.transactions:
+        busy, window = after[0] - before[0], after[1] - before[1]
+        measured["machine_cpu"] = {
+            "busy_s": round(busy, 3),
+            "window_s": round(window, 3),
+            "us_per_transaction": busy * 1e6 / parsed.transactions,
+            "source": "/proc/stat of the machine, around the run (netperf's set-up and tear-down included)",
+        }
     return {
         **asdict(cell),
-        **asdict(parsed),
+        **measured,
         "started_at": started_at,
         "finished_at": finished_at,
         "attempts": attempt + 1,
@@ -110,6 +137,16 @@ def measure(
         "command": result.command,
         "raw_output": result.output,
     }
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of this machine so far, over all its CPUs, from /proc/stat:
+    busy is all but idle and iowait."""
+    with open("/proc/stat") as stream:
+        fields = [int(value) for value in stream.readline().split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal (guest time is in user)
+    return (total - fields[3] - fields[4]) / ticks, total / ticks
 
 
 def _start_netserver(server, log) -> str:
@@ -133,10 +170,11 @@ def run(
     log=print,
     extra=None,
     session=None,
+    on_this_machine: bool = False,
 ) -> dict:
     """Measure the cell and return its complete record: the measurement, the facts of both
     hosts (from preflight) and `extra`. Writing it is the cell job's (records.write_json_atomic)."""
-    record = measure(cell, platform, measurement, settings, log, session)
+    record = measure(cell, platform, measurement, settings, log, session, on_this_machine)
     record["client_facts"] = hosts_facts.get(platform.client.name, {})
     record["server_facts"] = hosts_facts.get(platform.server.name, {})
     record.update(extra or {})

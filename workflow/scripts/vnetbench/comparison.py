@@ -6,6 +6,7 @@ import math
 import pandas as pd
 
 from .aggregate import group_records, resolve_labels
+from .metrics import RATES, value
 from .precision import paired_ratio
 
 RATIO_COLUMNS = [
@@ -39,11 +40,17 @@ def ratios(
         for size in sorted({size for (name, size) in groups if name == platform}):
             if (baseline, size) not in groups:
                 continue
-            base = {r["rep"]: r[metric] for r in groups[(baseline, size)]}
-            pairs = [(r[metric], base[r["rep"]]) for r in groups[(platform, size)] if r["rep"] in base]
+            base = {r["rep"]: value(r, metric) for r in groups[(baseline, size)]}
+            pairs = [
+                (value(r, metric), base[r["rep"]])
+                for r in groups[(platform, size)]
+                if base.get(r["rep"]) is not None and value(r, metric) is not None
+            ]
+            if not pairs:
+                continue
             estimate = paired_ratio(pairs)
             flags = []
-            if target is not None and not estimate.precision <= target:
+            if metric in RATES and target is not None and not estimate.precision <= target:
                 flags.append("imprecise")
             rows.append(
                 {

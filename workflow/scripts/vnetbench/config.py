@@ -206,13 +206,21 @@ def _figure(name: str, spec: dict) -> Figure:
         if size in sizes:
             raise ConfigError(f"{key}.sizes[{index}]", f"{value!r} repeats an earlier size", "each size once")
         sizes.append(size)
+    if spec["extra_metrics"] and spec["test"] in STREAM_TESTS:
+        raise ConfigError(
+            f"{key}.extra_metrics",
+            f"{spec['test']} has no transactions to time",
+            f"extra metrics only with {', '.join(RR_TESTS)}",
+        )
     if spec["metric"] == "transactions_per_s" and spec["test"] in STREAM_TESTS:
         raise ConfigError(
             f"{key}.metric",
             f"{spec['test']} has no transactions",
             f"transactions_per_s only with {', '.join(RR_TESTS)}",
         )
-    return Figure(name, spec["test"], tuple(sorted(sizes)), spec["metric"], spec["title"])
+    return Figure(
+        name, spec["test"], tuple(sorted(sizes)), spec["metric"], spec["title"], tuple(spec["extra_metrics"])
+    )
 
 
 def _platform(name: str, spec: dict, testbed: Testbed | None) -> Platform:

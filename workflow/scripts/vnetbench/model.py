@@ -4,7 +4,7 @@ It imports nothing of the project. Config parsing, hosts, the lab and the analys
 above it and speak it.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the testbed is the lab's; only its type is named here
@@ -59,6 +59,10 @@ class Platform:
     max_repetitions: int | None = None
 
 
+# Metrics beyond the paper's that a figure may ask for (request/response tests only).
+EXTRA_METRICS = ("latency", "cpu")
+
+
 @dataclass(frozen=True)
 class Figure:
     name: str
@@ -66,6 +70,7 @@ class Figure:
     sizes: tuple[int, ...]
     metric: str
     title: str
+    extra_metrics: tuple[str, ...] = ()  # of EXTRA_METRICS
 
 
 @dataclass(frozen=True)
@@ -100,11 +105,14 @@ class Measurement:
     netperf: str
     server_address: str
     netserver_port: int
+    latency: bool = False  # netperf's latency histogram: P50, P90, P99 ... of every transaction
+    cpu: bool = False  # netperf's CPU measurement (-c -C): utilisation and service demand
 
     def as_params(self) -> dict:
         """The tracked form. Its repr is what Snakemake compares between runs: keep the keys
-        and their order, or every cell measured so far would run again."""
-        return {
+        and their order, or every cell measured so far would run again. The extra metrics
+        appear only when asked for, so a config without them tracks what it always did."""
+        params = {
             "test": self.test,
             "size_bytes": self.size_bytes,
             "duration": self.duration,
@@ -114,6 +122,8 @@ class Measurement:
             "server_address": self.server_address,
             "netserver_port": self.netserver_port,
         }
+        params.update({name: True for name in ("latency", "cpu") if getattr(self, name)})
+        return params
 
     @classmethod
     def from_params(cls, params: dict) -> "Measurement":
@@ -201,10 +211,18 @@ class Experiment:
         return self.platforms[platform].max_repetitions or self.precision.max_repetitions
 
     def measurement(self, platform: str, test: str, size_bytes: int) -> Measurement:
-        """What the cells of one configuration measure."""
-        return measurement_for(
+        """What the cells of one configuration measure: with the extra metrics that any figure
+        showing this test and size asks for (cells are shared between figures)."""
+        extra = {
+            name
+            for figure in self.figures.values()
+            if figure.test == test and size_bytes in figure.sizes
+            for name in figure.extra_metrics
+        }
+        basic = measurement_for(
             self.platforms[platform], test, size_bytes, self.duration, self.netperf_options
         )
+        return replace(basic, latency="latency" in extra, cpu="cpu" in extra)
 
 
 def measurement_for(

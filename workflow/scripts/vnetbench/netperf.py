@@ -36,6 +36,20 @@ SELECTORS = (
     "REMOTE_RECV_THROUGHPUT",
     "COMMAND_LINE",
 )
+# Asked for only by figures that want them: any latency selector turns netperf's histogram
+# on (it times every transaction), and CPU needs -c -C.
+LATENCY_SELECTORS = (
+    "MIN_LATENCY", "P50_LATENCY", "P90_LATENCY", "P99_LATENCY", "MAX_LATENCY",
+    "MEAN_LATENCY", "STDDEV_LATENCY",
+)  # fmt: skip
+CPU_SELECTORS = (
+    "LOCAL_CPU_UTIL", "REMOTE_CPU_UTIL", "LOCAL_SD", "REMOTE_SD", "SD_UNITS",
+    "LOCAL_CPU_METHOD", "REMOTE_CPU_METHOD", "LOCAL_CPU_COUNT", "REMOTE_CPU_COUNT",
+)  # fmt: skip
+# Service demand, with -f m: microseconds of CPU per KB (1024 bytes) moved, both directions
+# counted for a request/response test (checked against netperf 2.7.0: LOCAL_SD = CPU time per
+# second / (transactions per second x (request + response) / 1024)).
+SD_UNITS = "usec/KB"
 # `-f m`: throughputs in 10^6 bits/s, which the figures call Mbit/s.
 UNITS = "10^6bits/s"
 # What each test does, as netperf names it: RR tests send and receive, STREAM tests send.
@@ -48,7 +62,8 @@ _USED = {
     "stream": ("REMOTE_RECV_THROUGHPUT", "LOCAL_SEND_SIZE", "ELAPSED_TIME", "REMOTE_BYTES_RECVD",
                "LOCAL_SEND_CALLS", "REMOTE_RECV_CALLS", "THROUGHPUT"),
 }  # fmt: skip
-_TEXT_KEYS = {"THROUGHPUT_UNITS", "PROTOCOL", "DIRECTION", "COMMAND_LINE"}
+_TEXT_KEYS = {"THROUGHPUT_UNITS", "PROTOCOL", "DIRECTION", "COMMAND_LINE", "SD_UNITS", "LOCAL_CPU_METHOD",
+              "REMOTE_CPU_METHOD"}  # fmt: skip
 
 # Global options a config may add (netperf_options), with the form of their value. Every
 # other option is refused: the cell sets -t -H -p -l -f -P and the test-specific options,
@@ -92,6 +107,9 @@ class NetperfResult:
     datagrams_sent: int | None  # UDP_STREAM: send calls on the sender
     datagrams_received: int | None  # UDP_STREAM: receive calls on the receiver
     elapsed_s: float
+    # Asked-for extras: {"p50": ..., ...} in microseconds; CPU utilisation and service demand.
+    latency_us: dict | None = None
+    cpu: dict | None = None
 
 
 def option_problem(options: list[str] | tuple[str, ...]) -> tuple[int, str] | None:
@@ -132,6 +150,8 @@ def command(
     netserver_port: int,
     netperf: str = "netperf",
     extra_options: tuple[str, ...] = (),
+    latency: bool = False,
+    cpu: bool = False,
 ) -> list[str]:
     """The argument list of one netperf run (never a shell string)."""
     if test not in TESTS:
@@ -141,8 +161,9 @@ def command(
     sizes = ["-r", f"{size_bytes},{size_bytes}"] if test in RR_TESTS else ["-m", str(size_bytes)]
     # -P 0 drops banners; -f m makes THROUGHPUT 10^6 bits/s.
     global_options = ["-P", "0", "-f", "m", "-H", server_address, "-p", str(netserver_port)]
-    global_options += ["-l", str(int(duration)), "-t", test, *extra_options]
-    return [netperf, *global_options, "--", *sizes, "-k", ",".join(SELECTORS)]
+    global_options += ["-l", str(int(duration)), "-t", test, *(["-c", "-C"] if cpu else []), *extra_options]
+    selectors = SELECTORS + (LATENCY_SELECTORS if latency else ()) + (CPU_SELECTORS if cpu else ())
+    return [netperf, *global_options, "--", *sizes, "-k", ",".join(selectors)]
 
 
 def parse_keyval(text: str) -> dict[str, str]:
@@ -155,26 +176,39 @@ def parse_keyval(text: str) -> dict[str, str]:
     return values
 
 
-def parse_result(test: str, size_bytes: int, text: str) -> NetperfResult:
+def parse_result(
+    test: str, size_bytes: int, text: str, latency: bool = False, cpu: bool = False
+) -> NetperfResult:
     """The result in netperf's output; NetperfOutputError, naming the field, if it is not
-    the measurement asked for."""
+    the measurement asked for (with `latency` and `cpu`: those fields too)."""
     values = parse_keyval(text)
-    missing = [key for key in SELECTORS if key not in values]
+    wanted = SELECTORS + (LATENCY_SELECTORS if latency else ()) + (CPU_SELECTORS if cpu else ())
+    missing = [key for key in wanted if key not in values]
     if missing:
         raise NetperfOutputError(f"netperf output lacks {', '.join(missing)}", text)
     numbers = _numbers(values, text)
     protocol = test.split("_")[0]
     expected = {"PROTOCOL": protocol, "DIRECTION": DIRECTION[test], "THROUGHPUT_UNITS": UNITS}
-    for key, wanted in expected.items():
-        if values[key] != wanted:
-            raise NetperfOutputError(f"{key} is {values[key]!r}, not the {wanted!r} of a {test} cell", text)
+    if cpu:
+        expected["SD_UNITS"] = SD_UNITS
+    for key, value in expected.items():
+        if values[key] != value:
+            raise NetperfOutputError(f"{key} is {values[key]!r}, not the {value!r} of a {test} cell", text)
     kind = "rr" if test in RR_TESTS else "stream"
-    for key in _USED[kind]:
+    used = _USED[kind] + (LATENCY_SELECTORS if latency else ())
+    used += tuple(key for key in CPU_SELECTORS if key not in _TEXT_KEYS) if cpu else ()
+    for key in used:
         if numbers[key] < 0:
             raise NetperfOutputError(f"{key} is {values[key]}: netperf could not measure it", text)
     elapsed = numbers["ELAPSED_TIME"]
     if elapsed <= 0:
         raise NetperfOutputError("ELAPSED_TIME is 0: netperf reports no elapsed time", text)
+    extras = {
+        "latency_us": {key.removesuffix("_LATENCY").lower(): numbers[key] for key in LATENCY_SELECTORS}
+        if latency
+        else None,
+        "cpu": _cpu(numbers, values, test) if cpu else None,
+    }
 
     if kind == "rr":
         request, response = int(numbers["REQUEST_SIZE"]), int(numbers["RESPONSE_SIZE"])
@@ -198,6 +232,7 @@ def parse_result(test: str, size_bytes: int, text: str) -> NetperfResult:
             datagrams_sent=None,
             datagrams_received=None,
             elapsed_s=elapsed,
+            **extras,
         )
 
     send_size = int(numbers["LOCAL_SEND_SIZE"])
@@ -217,7 +252,29 @@ def parse_result(test: str, size_bytes: int, text: str) -> NetperfResult:
         datagrams_sent=int(numbers["LOCAL_SEND_CALLS"]) if udp else None,
         datagrams_received=int(numbers["REMOTE_RECV_CALLS"]) if udp else None,
         elapsed_s=elapsed,
+        **extras,
     )
+
+
+def _cpu(numbers: dict[str, float], values: dict[str, str], test: str) -> dict:
+    """netperf's CPU measurement of both ends: utilisation (% of all the host's CPUs),
+    service demand (us of CPU per KB moved) and, for RR tests, per transaction."""
+    cpu = {
+        "client_util_percent": numbers["LOCAL_CPU_UTIL"],
+        "server_util_percent": numbers["REMOTE_CPU_UTIL"],
+        "client_service_demand": numbers["LOCAL_SD"],
+        "server_service_demand": numbers["REMOTE_SD"],
+        "service_demand_units": values["SD_UNITS"],
+        "client_method": values["LOCAL_CPU_METHOD"],
+        "server_method": values["REMOTE_CPU_METHOD"],
+        "client_cpus": int(numbers["LOCAL_CPU_COUNT"]),
+        "server_cpus": int(numbers["REMOTE_CPU_COUNT"]),
+    }
+    if test in RR_TESTS:
+        kilobytes = (numbers["REQUEST_SIZE"] + numbers["RESPONSE_SIZE"]) / 1024
+        cpu["client_us_per_transaction"] = numbers["LOCAL_SD"] * kilobytes
+        cpu["server_us_per_transaction"] = numbers["REMOTE_SD"] * kilobytes
+    return cpu
 
 
 def _numbers(values: dict[str, str], text: str) -> dict[str, float]:

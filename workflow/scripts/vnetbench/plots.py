@@ -1,4 +1,7 @@
-"""Tidy tables in, PDFs out: a figure per table, and each platform against the baseline."""
+"""Tidy tables in, PDFs out: a figure per table, and each platform against the baseline.
+
+A plot shows one metric, or a few of one kind (latency P50 and P99: one line style each).
+"""
 
 import matplotlib
 
@@ -6,11 +9,27 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .aggregate import UNITS  # noqa: E402
+from .metrics import UNITS  # noqa: E402
 from .sizes import format_size  # noqa: E402
 
 _MARKERS = "osD^vP*X"
-_AXIS = {"throughput_mbit_s": "Transfer rate", "transactions_per_s": "Transaction rate"}
+_STYLES = ("-", "--", ":", "-.")
+_AXIS = {
+    "throughput_mbit_s": "Transfer rate",
+    "transactions_per_s": "Transaction rate",
+    "p50_latency_us": "Latency",
+    "machine_cpu_us_per_transaction": "CPU per transaction",
+    "client_cpu_us_per_transaction": "CPU per transaction",
+}
+_SHORT = {
+    "p50_latency_us": "P50",
+    "p90_latency_us": "P90",
+    "p99_latency_us": "P99",
+    "machine_cpu_us_per_transaction": "machine",
+    "client_cpu_us_per_transaction": "client",
+    "server_cpu_us_per_transaction": "server",
+}
+_HOLLOW = "hollow marker: precision target not reached"
 
 
 def _text(text: str) -> str:
@@ -40,29 +59,50 @@ def _mark_imprecise(ax, container, series, y) -> bool:
     return True
 
 
-_HOLLOW = "hollow marker: precision target not reached"
+def _series(table: pd.DataFrame, metrics: list[str]):
+    """(label, line style, marker, rows) per platform and metric, platforms in table order."""
+    labels = list(dict.fromkeys(table["label"]))
+    for index, label in enumerate(labels):
+        for style, metric in zip(_STYLES, metrics, strict=False):
+            rows = table[(table["label"] == label) & (table["metric"] == metric)].sort_values("size_bytes")
+            if len(rows):
+                name = _text(label) + (f" {_SHORT[metric]}" if len(metrics) > 1 else "")
+                yield name, style, _MARKERS[index % len(_MARKERS)], rows
 
 
-def plot_figure(table: pd.DataFrame, metric: str, title: str, output: str, center: str = "median") -> None:
-    """Message size (log axis) against `metric`, one series per platform."""
-    rows = table[table["metric"] == metric]
+def _repetitions(n: pd.Series) -> str:
+    """n of a figure's points: one number, or the range a precision run spread them over."""
+    if not len(n):
+        return "0"
+    low, high = int(n.min()), int(n.max())
+    return f"{low}" if low == high else f"{low} to {high}"
+
+
+def plot_figure(
+    table: pd.DataFrame, metrics: str | list[str], title: str, output: str, center: str = "median"
+) -> None:
+    """Message size (log axis) against the metric(s), one series per platform (and metric)."""
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    rows = table[table["metric"].isin(metrics)]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     hollow = False
-    for index, (label, series) in enumerate(rows.groupby("label", sort=False)):
-        series = series.sort_values("size_bytes")
+    for label, style, marker, series in _series(rows, metrics):
         if center == "median":
             y = series["median"]
             yerr = [y - series["median_ci_low"], series["median_ci_high"] - y]
         else:
             y, yerr = series["mean"], series["std"].fillna(0)
         container = ax.errorbar(
-            series["size_bytes"], y, yerr=yerr, label=_text(label), marker=_MARKERS[index % len(_MARKERS)],
+            series["size_bytes"], y, yerr=yerr, label=label, marker=marker, linestyle=style,
             capsize=3, linewidth=1.2, markersize=4,
         )  # fmt: skip
         hollow |= _mark_imprecise(ax, container, series, y)
     _size_axis(ax, rows["size_bytes"].unique())
-    ax.set_ylabel(f"{_AXIS[metric]} ({UNITS[metric]})")
-    ax.set_ylim(bottom=0)
+    ax.set_ylabel(f"{_AXIS[metrics[0]]} ({UNITS[metrics[0]]})")
+    if metrics[0] in ("throughput_mbit_s", "transactions_per_s"):
+        ax.set_ylim(bottom=0)
+    else:
+        ax.set_yscale("log")  # latency and CPU span orders of magnitude across platforms
     ax.set_title(_text(title))
     ax.legend(fontsize="small")
     n = _repetitions(rows["n"])
@@ -80,29 +120,22 @@ def plot_figure(table: pd.DataFrame, metric: str, title: str, output: str, cente
     plt.close(fig)
 
 
-def _repetitions(n: pd.Series) -> str:
-    """n of a figure's points: one number, or the range a precision run spread them over."""
-    if not len(n):
-        return "0"
-    low, high = int(n.min()), int(n.max())
-    return f"{low}" if low == high else f"{low} to {high}"
-
-
-def plot_ratios(table: pd.DataFrame, baseline: str, title: str, output: str) -> None:
-    """Each platform's median over the baseline's, per size, with bootstrap intervals."""
+def plot_ratios(table: pd.DataFrame, baseline: str, title: str, output: str, metrics=None) -> None:
+    """Each platform over the baseline, per size (paired estimate and interval); `metrics`:
+    those of the table to show (default: all it has)."""
+    metrics = list(dict.fromkeys(table["metric"])) if metrics is None else list(metrics)
+    table = table[table["metric"].isin(metrics)]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     hollow = False
-    for index, (label, series) in enumerate(table.groupby("label", sort=False)):
-        series = series.sort_values("size_bytes")
+    for label, style, marker, series in _series(table, metrics):
         # An undefined interval (a single pair) draws no bar.
         yerr = [
             (series["ratio"] - series["ratio_ci_low"]).fillna(0),
             (series["ratio_ci_high"] - series["ratio"]).fillna(0),
         ]
         container = ax.errorbar(
-            series["size_bytes"], series["ratio"], yerr=yerr,
-            label=_text(label), marker=_MARKERS[(index + 1) % len(_MARKERS)], capsize=3, linewidth=1.2,
-            markersize=4,
+            series["size_bytes"], series["ratio"], yerr=yerr, label=label, marker=marker, linestyle=style,
+            capsize=3, linewidth=1.2, markersize=4,
         )  # fmt: skip
         hollow |= _mark_imprecise(ax, container, series, series["ratio"])
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")

@@ -4,6 +4,7 @@ import hashlib
 import json
 import subprocess
 
+from .precision import read_plans
 from .records import guest_facts, utc_now
 
 
@@ -27,11 +28,14 @@ def git_commit(directory: str) -> str:
         return "unknown"
 
 
-def provenance(config: dict, preflight: dict | None, workflow_dir: str, snakemake_version: str) -> dict:
+def provenance(
+    config: dict, preflight: dict | None, workflow_dir: str, snakemake_version: str, package_dir: str = ""
+) -> dict:
     preflight = preflight or {}
     return {
         "written_at": utc_now(),
         "vnetbench_commit": git_commit(workflow_dir),
+        "vnetbench_package": package_dir,  # the code the run's scripts imported
         "snakemake_version": snakemake_version,
         "config_sha256": config_hash(config),
         "testbed": preflight.get("testbed", "external hosts (testbed: hosts)"),
@@ -45,5 +49,14 @@ def provenance(config: dict, preflight: dict | None, workflow_dir: str, snakemak
         "hosts": preflight.get("hosts", {}),
         # The vm platform's QEMU guests as booted (accelerator and why, QEMU, kernel, image), if any.
         "guests": guest_facts(preflight["guests"]) if "accel" in preflight.get("guests", {}) else None,
+        # Repetitions until precise: what each round measured and added (results/precision/).
+        "precision_rounds": [
+            {
+                "round": plan["round"],
+                "cells": plan["cells"],
+                "added_cells": sum(len(b["platforms"]) for b in plan["add"]),
+            }
+            for plan in read_plans()
+        ],
         "config": config,
     }

@@ -1,0 +1,49 @@
+"""The metrics a figure's table holds, and how each is read from a cell's record.
+
+The paper's are rates (throughput_mbit_s; transactions_per_s for request/response tests).
+A figure may ask for more (Figure.extra_metrics): latency percentiles from netperf's
+histogram, and CPU per transaction: the whole machine's when both ends run on this machine
+(the embedded testbed, measured around each run), each end's own from netperf -c -C.
+"""
+
+from .model import RR_TESTS
+
+UNITS = {
+    "throughput_mbit_s": "Mbit/s",
+    "transactions_per_s": "trans/s",
+    "p50_latency_us": "us",
+    "p90_latency_us": "us",
+    "p99_latency_us": "us",
+    "machine_cpu_us_per_transaction": "us CPU/trans",
+    "client_cpu_us_per_transaction": "us CPU/trans",
+    "server_cpu_us_per_transaction": "us CPU/trans",
+}
+RATES = ("throughput_mbit_s", "transactions_per_s")
+EXTRA = {
+    "latency": ("p50_latency_us", "p90_latency_us", "p99_latency_us"),
+    "cpu": (
+        "machine_cpu_us_per_transaction",
+        "client_cpu_us_per_transaction",
+        "server_cpu_us_per_transaction",
+    ),
+}
+_READ = {
+    "p50_latency_us": lambda r: (r.get("latency_us") or {}).get("p50"),
+    "p90_latency_us": lambda r: (r.get("latency_us") or {}).get("p90"),
+    "p99_latency_us": lambda r: (r.get("latency_us") or {}).get("p99"),
+    "machine_cpu_us_per_transaction": lambda r: (r.get("machine_cpu") or {}).get("us_per_transaction"),
+    "client_cpu_us_per_transaction": lambda r: (r.get("cpu") or {}).get("client_us_per_transaction"),
+    "server_cpu_us_per_transaction": lambda r: (r.get("cpu") or {}).get("server_us_per_transaction"),
+}
+
+
+def value(record: dict, metric: str) -> float | None:
+    """The record's value of `metric`, or None when the cell did not measure it."""
+    return _READ[metric](record) if metric in _READ else record.get(metric)
+
+
+def present(test: str, records: list[dict]) -> list[str]:
+    """The metrics of a table: the rates, then every extra metric all its records hold."""
+    metrics = list(RATES) if test in RR_TESTS else ["throughput_mbit_s"]
+    extras = [metric for group in EXTRA.values() for metric in group]
+    return metrics + [m for m in extras if records and all(value(r, m) is not None for r in records)]

@@ -120,7 +120,7 @@ def measure(
         busy, window = after[0] - before[0], after[1] - before[1]
         measured["machine_cpu"] = {
             "busy_s": round(busy, 3),
-            "window_s": round(window, 3),
+            "all_cpus_s": round(window, 3),  # the CPU time all CPUs had during the run
             "us_per_transaction": busy * 1e6 / parsed.transactions,
             "source": "/proc/stat of the machine, around the run (netperf's set-up and tear-down included)",
         }

@@ -60,14 +60,18 @@ def _mark_imprecise(ax, container, series, y) -> bool:
 
 
 def _series(table: pd.DataFrame, metrics: list[str]):
-    """(label, line style, marker, rows) per platform and metric, platforms in table order."""
+    """(label, style, rows) per platform and metric, platforms in table order: one colour and
+    marker per platform, one line style per metric."""
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     labels = list(dict.fromkeys(table["label"]))
     for index, label in enumerate(labels):
-        for style, metric in zip(_STYLES, metrics, strict=False):
+        for line, metric in zip(_STYLES, metrics, strict=False):
             rows = table[(table["label"] == label) & (table["metric"] == metric)].sort_values("size_bytes")
             if len(rows):
                 name = _text(label) + (f" {_SHORT[metric]}" if len(metrics) > 1 else "")
-                yield name, style, _MARKERS[index % len(_MARKERS)], rows
+                style = {"linestyle": line, "marker": _MARKERS[index % len(_MARKERS)],
+                         "color": colours[index % len(colours)]}  # fmt: skip
+                yield name, style, rows
 
 
 def _repetitions(n: pd.Series) -> str:
@@ -86,16 +90,15 @@ def plot_figure(
     rows = table[table["metric"].isin(metrics)]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     hollow = False
-    for label, style, marker, series in _series(rows, metrics):
+    for label, style, series in _series(rows, metrics):
         if center == "median":
             y = series["median"]
             yerr = [y - series["median_ci_low"], series["median_ci_high"] - y]
         else:
             y, yerr = series["mean"], series["std"].fillna(0)
         container = ax.errorbar(
-            series["size_bytes"], y, yerr=yerr, label=label, marker=marker, linestyle=style,
-            capsize=3, linewidth=1.2, markersize=4,
-        )  # fmt: skip
+            series["size_bytes"], y, yerr=yerr, label=label, capsize=3, linewidth=1.2, markersize=4, **style
+        )
         hollow |= _mark_imprecise(ax, container, series, y)
     _size_axis(ax, rows["size_bytes"].unique())
     ax.set_ylabel(f"{_AXIS[metrics[0]]} ({UNITS[metrics[0]]})")
@@ -104,7 +107,7 @@ def plot_figure(
     else:
         ax.set_yscale("log")  # latency and CPU span orders of magnitude across platforms
     ax.set_title(_text(title))
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small" if len(metrics) == 1 else "x-small", ncol=1 if len(metrics) == 1 else 2)
     n = _repetitions(rows["n"])
     if center == "median":
         coverage = float(rows["median_ci_level"].min()) if len(rows) else 0.0
@@ -127,15 +130,15 @@ def plot_ratios(table: pd.DataFrame, baseline: str, title: str, output: str, met
     table = table[table["metric"].isin(metrics)]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     hollow = False
-    for label, style, marker, series in _series(table, metrics):
+    for label, style, series in _series(table, metrics):
         # An undefined interval (a single pair) draws no bar.
         yerr = [
             (series["ratio"] - series["ratio_ci_low"]).fillna(0),
             (series["ratio_ci_high"] - series["ratio"]).fillna(0),
         ]
         container = ax.errorbar(
-            series["size_bytes"], series["ratio"], yerr=yerr, label=label, marker=marker, linestyle=style,
-            capsize=3, linewidth=1.2, markersize=4,
+            series["size_bytes"], series["ratio"], yerr=yerr, label=label, capsize=3, linewidth=1.2,
+            markersize=4, **style,
         )  # fmt: skip
         hollow |= _mark_imprecise(ax, container, series, series["ratio"])
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
@@ -144,7 +147,7 @@ def plot_ratios(table: pd.DataFrame, baseline: str, title: str, output: str, met
     ax.set_ylabel(f"Ratio to {_text(baseline)} (paired)")
     ax.set_title(_text(title))
     if len(table):
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small" if len(metrics) == 1 else "x-small", ncol=1 if len(metrics) == 1 else 2)
     else:
         ax.text(0.5, 0.5, "no other platform to compare", ha="center", transform=ax.transAxes)
     note = f"geometric mean of within-block ratios, 95% t interval; pairs = {_repetitions(table['n'])}"

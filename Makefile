@@ -21,10 +21,14 @@ lint: setup
 	.venv/bin/snakefmt --check Snakefile rules
 	$(SNAKEMAKE) --lint
 
+# The benchmarks of a run on this machine (about 25 minutes); see README.md for the others.
 bench: setup
 	.venv/bin/python bench/cell_overhead.py
+	.venv/bin/python bench/noise.py
+	.venv/bin/python bench/latency_cost.py
+	@if [ -d results/raw ]; then .venv/bin/python bench/paired_vs_unpaired.py results; \
+	 else echo "bench/paired_vs_unpaired.py: no results/raw yet (make figures first)"; fi
 	.venv/bin/python bench/dry_run.py
-	.venv/bin/python bench/sweep.py 2000
 
 # The embedded testbed by hand, for debugging: inventory (hosts, addresses, ssh lines), up, down.
 VNETBENCH := .venv/bin/python -m vnetbench

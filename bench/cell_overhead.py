@@ -200,6 +200,8 @@ def harness_versus_hand(scratch: Path, width: float = 0.03, most: int = 300) -> 
 
 
 def main(argv: list[str]) -> None:
+    if argv[:1] in (["-h"], ["--help"]) or (argv and argv[0] != "--records" and not argv[0].isdigit()):
+        sys.exit(__doc__)
     if argv[:1] == ["--records"]:
         per_platform([json.loads(path.read_text()) for path in Path(argv[1]).rglob("raw/*/*/*/*.json")])
         return

@@ -69,6 +69,18 @@ def test_an_imprecise_ratio_adds_blocks_with_the_baseline_and_at_most_doubles():
     assert line.startswith("precision reached in 1 of 3 configurations") and "widest: vm TCP_RR 1 B" in line
 
 
+def test_the_baseline_goes_along_even_past_its_maximum():
+    # Seen in a run: openvz was planned to 7 repetitions, native went to 9 with xen; when openvz
+    # then needed more, its new blocks still had to pair it with a native measured beside it.
+    values = {"native": [100] * 9, "openvz": [80, 90, 72, 85, 80, 90, 72], "xen": [80] * 9}
+    targets = Targets(value=0.10, ratio=0.05, min_repetitions=5, max_repetitions=dict.fromkeys(values, 9))
+    result = plan(records(values), {"TCP_RR": "throughput_mbit_s"}, "native", targets)
+    assert [(block["rep"], block["platforms"]) for block in result["add"]] == [
+        (10, ["openvz", "native"]),
+        (11, ["openvz", "native"]),
+    ]  # openvz capped at 9 repetitions; native at 11, each of its extra ones a pair
+
+
 def test_blocks_run_back_to_back_in_a_seeded_shuffled_order():
     config = tiny_config(
         platforms={**tiny_config()["platforms"], "other": tiny_config()["platforms"]["native"]}

@@ -125,7 +125,8 @@ def plan(records: list[dict], metric_of: dict[str, str], baseline: str, targets:
                 wanted[platform] = min(limit, n + min(max(want - n, 1), n)) - n
         if not wanted:
             continue
-        # The baseline goes along into every added block: the others are paired with it.
+        # The baseline goes along into every added block, past its own maximum if need be: the
+        # others are paired with it, and a baseline measured minutes earlier is no pair.
         last = max(max(by_rep) for by_rep in by_platform.values())
         for step in range(1, max(wanted.values()) + 1):
             platforms = [p for p in by_platform if p in wanted and wanted[p] >= step]

@@ -5,7 +5,15 @@ import math
 import pytest
 from vnetbench import order
 from vnetbench.config import load_experiment
-from vnetbench.precision import Targets, needed, paired_ratio, plan, reached_line, value_precision
+from vnetbench.precision import (
+    Targets,
+    needed,
+    paired_ratio,
+    per_platform_lines,
+    plan,
+    reached_line,
+    value_precision,
+)
 from vnetbench.stats import t_quantile
 
 from .conftest import tiny_config
@@ -67,6 +75,11 @@ def test_an_imprecise_ratio_adds_blocks_with_the_baseline_and_at_most_doubles():
     assert vm["at_max"] and not vm["reached"]  # capped at its own maximum: flagged, not measured more
     line = reached_line(result, TARGETS)
     assert line.startswith("precision reached in 1 of 3 configurations") and "widest: vm TCP_RR 1 B" in line
+    assert per_platform_lines(result, TARGETS) == [
+        "  native: means 1 of 1; 4 repetitions",
+        "  xen: means 0 of 1, ratios 0 of 1; 4 repetitions",
+        "  vm: means 0 of 1, ratios 0 of 1; 4 repetitions",
+    ]
 
 
 def test_the_baseline_goes_along_even_past_its_maximum():

@@ -184,6 +184,7 @@ def test_precision_rounds_add_repetitions_where_needed_in_blocks_and_cache(workf
     assert "precision round 1 (8 cells)" in done.stderr and "round 2 adds 8 cells in 4 blocks" in done.stderr
     assert "precision round 2 (16 cells)" in done.stderr and "no round follows" in done.stderr
     assert "precision reached in 0 of 4 configurations" in done.stderr
+    assert "  other: means 0 of 2, ratios 0 of 2; 4 repetitions" in done.stderr
     records = sorted((json.loads(p.read_text()) for p in workflow.records()), key=lambda r: r["started_at"])
     assert len(records) == 16
     # Blocks: the two platforms of one (size, rep) back to back, repetition-major.

@@ -178,6 +178,21 @@ def read_plans(directory: str = "results/precision") -> list[dict]:
     return plans
 
 
+def per_platform_lines(plan: dict, targets: Targets) -> list[str]:
+    """The same, platform by platform, with the repetitions they took."""
+    lines = []
+    for platform in dict.fromkeys(row["platform"] for row in plan["configurations"]):
+        rows = [row for row in plan["configurations"] if row["platform"] == platform]
+        means = sum(row["precision"] is not None and row["precision"] <= targets.value for row in rows)
+        line = f"  {platform}: means {means} of {len(rows)}"
+        ratios = [row["ratio_precision"] for row in rows if row["has_ratio"]]
+        if ratios:
+            line += f", ratios {sum(r is not None and r <= targets.ratio for r in ratios)} of {len(ratios)}"
+        low, high = min(row["n"] for row in rows), max(row["n"] for row in rows)
+        lines.append(f"{line}; {low if low == high else f'{low}-{high}'} repetitions")
+    return lines
+
+
 def reached_line(plan: dict, targets: Targets) -> str:
     """Where the run's precision ended: how many configurations and ratios reached their
     targets, and the widest of those that did not."""

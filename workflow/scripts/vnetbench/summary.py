@@ -4,7 +4,7 @@ import os
 import shlex
 
 from .model import Experiment
-from .precision import Targets, reached_line, read_plans
+from .precision import Targets, per_platform_lines, reached_line, read_plans
 
 _SHOWN = 20  # failed cells listed by name; the rest are counted
 
@@ -58,4 +58,5 @@ def run_summary(
         p = experiment.precision
         targets = Targets(p.value_target, p.target, p.min_repetitions, {})
         lines.append(f"vnetbench: after {len(plans)} round(s), {reached_line(plans[-1], targets)}")
+        lines += per_platform_lines(plans[-1], targets)
     return "\n".join(lines)

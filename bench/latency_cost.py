@@ -7,9 +7,13 @@ transaction. On an embedded testbed (idle CPUs kept awake, as in a run), native 
 1 s at 1 B and 64 KB, in interleaved pairs (order alternating): the cell's command as is, and
 the same with the latency selectors; and, for the CPU measurement (-c -C), the same again.
 Prints each variant's rate over the plain one: the geometric mean of the within-pair ratios
-with its 95% t interval.
+with its 95% t interval; and whether it makes the rate noisier: the ratio of the two arms'
+standard deviations (of log rates) with a 95% bootstrap interval, resampling the pairs.
 """
 
+import math
+import random
+import statistics
 import sys
 import tempfile
 from dataclasses import replace
@@ -58,10 +62,26 @@ def main(pairs: int) -> None:
     print(f"native TCP_RR, {pairs} interleaved pairs of 1-second runs, rate with / without:")
     for (name, size), values in ratios.items():
         estimate = paired_ratio(values)
+        spread, low, high = spread_ratio(values)
+        verdict = "noisier" if low > 1 else "quieter" if high < 1 else "undecided"
         print(
             f"  {name:18s} {size:6d} B: {estimate.ratio:.3f} [{estimate.low:.3f}, {estimate.high:.3f}]"
-            f" (+-{estimate.precision:.1%})"
+            f" (+-{estimate.precision:.1%}); spread with / without {spread:.2f} [{low:.2f}, {high:.2f}]"
+            f" ({verdict})"
         )
+
+
+def spread_ratio(pairs: list[tuple[float, float]], resamples: int = 2000) -> tuple[float, float, float]:
+    """sd(log with) / sd(log without), and its 95% percentile bootstrap interval over pairs."""
+
+    def ratio(sample):
+        return statistics.stdev(math.log(a) for a, _ in sample) / statistics.stdev(
+            math.log(b) for _, b in sample
+        )
+
+    rng = random.Random(2007)
+    boots = sorted(ratio(rng.choices(pairs, k=len(pairs))) for _ in range(resamples))
+    return ratio(pairs), boots[int(0.025 * resamples)], boots[int(0.975 * resamples) - 1]
 
 
 if __name__ == "__main__":

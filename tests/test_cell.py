@@ -20,7 +20,7 @@ SETTINGS = RunSettings(timeout_margin=5, retries=1)
 def run_cell(this: Cell, platform: Platform, settings: RunSettings, facts: dict, output: str, log=print):
     """A one-second run of `this`, its record written as a cell job writes it."""
     measurement = measurement_for(platform, this.test, this.size_bytes, 1)
-    record = cell.run(this, platform, measurement, settings, facts, log)
+    record = cell.measure(this, platform, measurement, settings, log, hosts_facts=facts)
     write_json_atomic(output, record)
     return record
 

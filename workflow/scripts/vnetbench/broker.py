@@ -95,16 +95,16 @@ class Broker:
         facts = (read_optional_json(preflight) or {}).get("hosts", {})
         shell = self._shells.setdefault(platform.client.name, KeptShell(platform.client))
         here = self.experiment.testbed is not None or (platform.client.is_local and platform.server.is_local)
-        return cell.run(
+        return cell.measure(
             this,
             platform,
             tracked,
             self.experiment.run,
-            facts,
             log,
-            extra,
             session=shell,
             on_this_machine=here,
+            hosts_facts=facts,
+            extra=extra,
         )
 
     def close(self) -> None:

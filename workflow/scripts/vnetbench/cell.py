@@ -56,11 +56,15 @@ def measure(
     log=print,
     session=None,
     on_this_machine: bool = False,
+    hosts_facts: dict | None = None,
+    extra: dict | None = None,
 ) -> dict:
-    """Run the cell's netperf and return its record (not yet written). `session`: an open
-    connection to the client host to run it on; by default one is opened and closed.
-    `on_this_machine`: both ends run here (the embedded testbed), so a CPU measurement is also
-    taken of the whole machine around the run (machine_cpu)."""
+    """Run the cell's netperf and return its record (not yet written: that is the cell job's,
+    records.write_json_atomic). `session`: an open connection to the client host to run it on;
+    by default one is opened and closed. `on_this_machine`: both ends run here (the embedded
+    testbed), so a CPU measurement is also taken of the whole machine around the run
+    (machine_cpu). `hosts_facts`: the facts of every host (from preflight), of which the
+    record keeps its two hosts'; `extra`: more fields for the record."""
     if measurement.client != platform.client.measured_as:
         raise CellFailed(
             cell,
@@ -124,7 +128,7 @@ def measure(
             "us_per_transaction": busy * 1e6 / parsed.transactions,
             "source": "/proc/stat of the machine, around the run (netperf's set-up and tear-down included)",
         }
-    return {
+    record = {
         **asdict(cell),
         **measured,
         "started_at": started_at,
@@ -137,6 +141,10 @@ def measure(
         "command": result.command,
         "raw_output": result.output,
     }
+    if hosts_facts is not None:
+        record["client_facts"] = hosts_facts.get(platform.client.name, {})
+        record["server_facts"] = hosts_facts.get(platform.server.name, {})
+    return record | (extra or {})
 
 
 def machine_cpu_seconds() -> tuple[float, float]:
@@ -159,23 +167,3 @@ def _start_netserver(server, log) -> str:
         session.close()
     log(outcome)
     return outcome
-
-
-def run(
-    cell: Cell,
-    platform: Platform,
-    measurement: Measurement,
-    settings: RunSettings,
-    hosts_facts: dict,
-    log=print,
-    extra=None,
-    session=None,
-    on_this_machine: bool = False,
-) -> dict:
-    """Measure the cell and return its complete record: the measurement, the facts of both
-    hosts (from preflight) and `extra`. Writing it is the cell job's (records.write_json_atomic)."""
-    record = measure(cell, platform, measurement, settings, log, session, on_this_machine)
-    record["client_facts"] = hosts_facts.get(platform.client.name, {})
-    record["server_facts"] = hosts_facts.get(platform.server.name, {})
-    record.update(extra or {})
-    return record

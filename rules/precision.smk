@@ -1,5 +1,9 @@
 # Precision: after each round of cells, a plan of the blocks the next round adds (a
-# checkpoint: the cells of round k+1 exist only once round k's plan does).
+# checkpoint: the cells of round k+1 exist only once round k's plan does). Only with a
+# precision target (rules/common.smk, precision_rounds).
+from dataclasses import asdict
+
+from vnetbench.precision import targets_of
 
 
 checkpoint precision:
@@ -16,11 +20,9 @@ checkpoint precision:
     conda:
         "../environment.yml"
     params:
-        precision=config["precision"],
+        # A function: only a config with a precision target has targets (and this rule).
+        targets=lambda wildcards: asdict(targets_of(EXPERIMENT)),
         baseline=config["baseline"],
         metric_of={f.test: f.metric for f in reversed(EXPERIMENT.figures.values())},
-        max_repetitions={
-            name: EXPERIMENT.max_repetitions(name) for name in EXPERIMENT.platforms
-        },
     script:
         "../workflow/scripts/plan_round.py"

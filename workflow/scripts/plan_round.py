@@ -8,17 +8,11 @@ from vnetbench.records import read_json, write_json_atomic
 snakemake = globals()["snakemake"]
 params = snakemake.params
 records = [read_json(path) for path in snakemake.input]
-precision = params.precision or {}
-targets = Targets(
-    value=precision.get("value_target", float("inf")),
-    ratio=precision.get("target", float("inf")),
-    min_repetitions=precision.get("min_repetitions", 0),
-    max_repetitions=params.max_repetitions,
-)
+targets = Targets(**params.targets)
 round_ = int(snakemake.wildcards.round)
 result = {"round": round_, "cells": len(records), **plan(records, params.metric_of, params.baseline, targets)}
 write_json_atomic(snakemake.output[0], result)
-line = progress_line(result, targets if precision else None)
+line = progress_line(result, targets)
 print(f"vnetbench: {line}", file=sys.stderr, flush=True)
 with open(snakemake.log[0], "w") as log:
     print(line, file=log)

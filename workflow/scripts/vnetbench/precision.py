@@ -24,6 +24,7 @@ import os
 import statistics
 from dataclasses import asdict, dataclass
 
+from .model import Experiment
 from .stats import t_quantile
 
 LEVEL = 0.95
@@ -35,6 +36,13 @@ class Targets:
     ratio: float  # a ratio to the baseline: the same, of the paired ratio
     min_repetitions: int
     max_repetitions: dict[str, int]  # per platform
+
+
+def targets_of(experiment: Experiment) -> Targets:
+    """The targets of an experiment with a precision target, each platform with its maximum."""
+    p = experiment.precision
+    maxima = {name: experiment.max_repetitions(name) for name in experiment.platforms}
+    return Targets(p.value_target, p.target, p.min_repetitions, maxima)
 
 
 def value_precision(values: list[float]) -> float:
@@ -144,12 +152,10 @@ def _row(configuration: Configuration) -> dict:
     return row
 
 
-def progress_line(result: dict, targets: Targets | None) -> str:
+def progress_line(result: dict, targets: Targets) -> str:
     """What a finished round tells the terminal."""
     rows = result["configurations"]
     head = f"precision round {result['round']} ({result['cells']} cells)"
-    if targets is None:
-        return f"{head}: a fixed number of repetitions, no precision target"
     ratios = [row for row in rows if row["has_ratio"]]
     reached = sum(row["reached"] for row in rows)
     ratios_reached = sum(

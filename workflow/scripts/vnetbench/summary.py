@@ -4,7 +4,7 @@ import os
 import shlex
 
 from .model import Experiment
-from .precision import Targets, per_platform_lines, reached_line, read_plans
+from .precision import per_platform_lines, reached_line, read_plans, targets_of
 
 _SHOWN = 20  # failed cells listed by name; the rest are counted
 
@@ -55,8 +55,7 @@ def run_summary(
     if failed or missing:
         lines.append(f"  to measure what is missing, run again: {shlex.join(command)}")
     if experiment.precision and plans and not failed and not missing:
-        p = experiment.precision
-        targets = Targets(p.value_target, p.target, p.min_repetitions, {})
+        targets = targets_of(experiment)
         lines.append(f"vnetbench: after {len(plans)} round(s), {reached_line(plans[-1], targets)}")
         lines += per_platform_lines(plans[-1], targets)
     return "\n".join(lines)

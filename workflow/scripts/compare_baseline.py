@@ -2,7 +2,7 @@
 
 import pandas as pd
 from vnetbench.comparison import ratios
-from vnetbench.metrics import present
+from vnetbench.metrics import RATES, present
 from vnetbench.plots import plot_ratios
 from vnetbench.records import read_json
 
@@ -11,9 +11,7 @@ params, baseline = snakemake.params, snakemake.wildcards.baseline
 figure = snakemake.wildcards.figure
 records = [read_json(path) for path in snakemake.input]
 # The figure's metric first, then the extra metrics its cells measured (latency, CPU).
-metrics = [params.metric] + [
-    m for m in present(params.test, records) if m not in ("throughput_mbit_s", "transactions_per_s")
-]
+metrics = [params.metric] + [m for m in present(params.test, records) if m not in RATES]
 table = pd.concat(
     [
         ratios(figure, params.test, metric, params.labels, records, baseline, params.target)

@@ -66,7 +66,7 @@ def figure_table(
                     "metric": metric,
                     "unit": UNITS[metric],
                     **asdict(summary),
-                    "precision": _finite(value_precision(values)),
+                    "precision": finite_or_nan(value_precision(values)),
                     "precision_target": thresholds.precision,
                     "flags": ";".join(flags(group, values, summary, thresholds, metric in RATES)),
                 }
@@ -125,5 +125,6 @@ def flags(
     return found
 
 
-def _finite(value: float) -> float:
+def finite_or_nan(value: float) -> float:
+    """Tables write an undefined precision (too few values) as NaN, not as infinity."""
     return value if math.isfinite(value) else math.nan

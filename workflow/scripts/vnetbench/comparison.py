@@ -1,11 +1,9 @@
 """Platforms against a baseline (paired ratios with their intervals), and our results beside
 the paper's: its largest coefficients of variation and its claims."""
 
-import math
-
 import pandas as pd
 
-from .aggregate import group_records, resolve_labels
+from .aggregate import finite_or_nan, group_records, resolve_labels
 from .metrics import RATES, value
 from .precision import paired_ratio
 
@@ -65,7 +63,7 @@ def ratios(
                     "ratio_ci_low": estimate.low,
                     "ratio_ci_high": estimate.high,
                     "n": estimate.n,
-                    "precision": estimate.precision if math.isfinite(estimate.precision) else math.nan,
+                    "precision": finite_or_nan(estimate.precision),
                     "precision_target": target,
                     "flags": ";".join(flags),
                 }

@@ -26,8 +26,6 @@ from datetime import UTC, datetime
 
 LOCK = "/run/lock/vnetbench-measuring.lock"
 _REPEAT_EVERY = 60.0  # seconds between reminders while waiting
-
-
 PM_QOS = "/dev/cpu_dma_latency"
 
 
@@ -48,7 +46,7 @@ def let_cpus_sleep(fd: int) -> None:
 
 
 def take_turn(workdir: str, say, path: str = LOCK, poll: float = 0.5) -> int:
-    """Wait for the lock and take it; returns the descriptor that holds it (see release)."""
+    """Wait for the lock and take it; returns the descriptor that holds it (see end_turn)."""
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         os.makedirs(directory, exist_ok=True)

@@ -162,8 +162,12 @@ def command(
     # -P 0 drops banners; -f m makes THROUGHPUT 10^6 bits/s.
     global_options = ["-P", "0", "-f", "m", "-H", server_address, "-p", str(netserver_port)]
     global_options += ["-l", str(int(duration)), "-t", test, *(["-c", "-C"] if cpu else []), *extra_options]
-    selectors = SELECTORS + (LATENCY_SELECTORS if latency else ()) + (CPU_SELECTORS if cpu else ())
-    return [netperf, *global_options, "--", *sizes, "-k", ",".join(selectors)]
+    return [netperf, *global_options, "--", *sizes, "-k", ",".join(selectors(latency, cpu))]
+
+
+def selectors(latency: bool = False, cpu: bool = False) -> tuple[str, ...]:
+    """The fields a cell asks netperf for, and so requires in its output."""
+    return SELECTORS + (LATENCY_SELECTORS if latency else ()) + (CPU_SELECTORS if cpu else ())
 
 
 def parse_keyval(text: str) -> dict[str, str]:
@@ -182,8 +186,7 @@ def parse_result(
     """The result in netperf's output; NetperfOutputError, naming the field, if it is not
     the measurement asked for (with `latency` and `cpu`: those fields too)."""
     values = parse_keyval(text)
-    wanted = SELECTORS + (LATENCY_SELECTORS if latency else ()) + (CPU_SELECTORS if cpu else ())
-    missing = [key for key in wanted if key not in values]
+    missing = [key for key in selectors(latency, cpu) if key not in values]
     if missing:
         raise NetperfOutputError(f"netperf output lacks {', '.join(missing)}", text)
     numbers = _numbers(values, text)

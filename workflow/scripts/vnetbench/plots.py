@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .metrics import UNITS  # noqa: E402
+from .metrics import RATES, UNITS  # noqa: E402
 from .sizes import format_size  # noqa: E402
 
 _MARKERS = "osD^vP*X"
@@ -74,6 +74,12 @@ def _series(table: pd.DataFrame, metrics: list[str]):
                 yield name, style, rows
 
 
+def _legend(ax, metrics: list[str]) -> None:
+    """Several metrics double the entries: smaller, in two columns."""
+    one = len(metrics) == 1
+    ax.legend(fontsize="small" if one else "x-small", ncol=1 if one else 2)
+
+
 def _repetitions(n: pd.Series) -> str:
     """n of a figure's points: one number, or the range a precision run spread them over."""
     if not len(n):
@@ -102,12 +108,12 @@ def plot_figure(
         hollow |= _mark_imprecise(ax, container, series, y)
     _size_axis(ax, rows["size_bytes"].unique())
     ax.set_ylabel(f"{_AXIS[metrics[0]]} ({UNITS[metrics[0]]})")
-    if metrics[0] in ("throughput_mbit_s", "transactions_per_s"):
+    if metrics[0] in RATES:
         ax.set_ylim(bottom=0)
     else:
         ax.set_yscale("log")  # latency and CPU span orders of magnitude across platforms
     ax.set_title(_text(title))
-    ax.legend(fontsize="small" if len(metrics) == 1 else "x-small", ncol=1 if len(metrics) == 1 else 2)
+    _legend(ax, metrics)
     n = _repetitions(rows["n"])
     if center == "median":
         coverage = float(rows["median_ci_level"].min()) if len(rows) else 0.0
@@ -147,7 +153,7 @@ def plot_ratios(table: pd.DataFrame, baseline: str, title: str, output: str, met
     ax.set_ylabel(f"Ratio to {_text(baseline)} (paired)")
     ax.set_title(_text(title))
     if len(table):
-        ax.legend(fontsize="small" if len(metrics) == 1 else "x-small", ncol=1 if len(metrics) == 1 else 2)
+        _legend(ax, metrics)
     else:
         ax.text(0.5, 0.5, "no other platform to compare", ha="center", transform=ax.transAxes)
     note = f"geometric mean of within-block ratios, 95% t interval; pairs = {_repetitions(table['n'])}"

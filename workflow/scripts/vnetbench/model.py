@@ -122,7 +122,7 @@ class Measurement:
             "server_address": self.server_address,
             "netserver_port": self.netserver_port,
         }
-        params.update({name: True for name in ("latency", "cpu") if getattr(self, name)})
+        params.update({name: True for name in EXTRA_METRICS if getattr(self, name)})
         return params
 
     @classmethod
@@ -202,7 +202,8 @@ class Experiment:
         return (
             f"{p.min_repetitions} to {p.max_repetitions} repetitions of {self.duration:g} s (more where "
             f"needed, until the 95% interval of each ratio to {self.baseline} is within +-{p.target:.0%} "
-            f"and of each mean within +-{p.value_target:.0%})"
+            f"and of each mean within +-{p.value_target:.0%}; {self.baseline} also runs in every block "
+            "added for another platform)"
         )
 
     def max_repetitions(self, platform: str) -> int:

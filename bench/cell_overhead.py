@@ -13,9 +13,9 @@
    command on a kept shell, and netperf's own set-up and tear-down (its wall time minus
    ELAPSED_TIME). What is left is the client<->broker exchange and writing the record.
 3. Does the harness change what it measures? Interleaved pairs of native TCP_RR 1 B runs of
-   1 s: the cell's own command through the broker's kept shell (Fabric), and the same command
-   by hand with `ip netns exec` in machine A, until the 95% interval of the harness/hand ratio
-   is within +-3% (at most 300 pairs).
+   1 s, idle CPUs kept awake as in a run: the cell's own command through the broker's kept
+   shell (Fabric), and the same command by hand with `ip netns exec` in machine A, until the
+   95% interval of the harness/hand ratio is within +-3% (at most 300 pairs).
 """
 
 import json
@@ -28,10 +28,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from common import ROOT, SNAKEMAKE, tiny_config, workflow_copy
-from vnetbench import cell, netperf, netserver, testbed
-from vnetbench.config import load_experiment
-from vnetbench.hosts import KeptShell, open_session
+from common import ROOT, SNAKEMAKE, embedded_testbed, tiny_config, workflow_copy
+from vnetbench import cell, netperf
 from vnetbench.model import Cell
 from vnetbench.precision import paired_ratio
 
@@ -98,7 +96,11 @@ def dispatch_cost(scratch: Path, jobs: int = 60) -> float:
 
 def client_start(rounds: int = 30) -> float:
     scripts = ROOT / "workflow" / "scripts"
-    code = f"import sys; sys.path.insert(0, {str(scripts)!r}); from vnetbench import wire, records"
+    # What cell_client.py imports, in the way it runs (python -I -S).
+    code = (
+        f"import sys; sys.path.insert(0, {str(scripts)!r}); import _socket; "
+        "from vnetbench import wire; from vnetbench.atomic import write_atomic"
+    )
     times = []
     for _ in range(rounds):
         began = time.monotonic()
@@ -108,22 +110,13 @@ def client_start(rounds: int = 30) -> float:
 
 
 def breakdown(scratch: Path) -> None:
-    experiment = load_experiment(
-        tiny_config(testbed="embedded", platforms={n: {"label": n, "embedded": n} for n in PLATFORMS[:3]}),
-        workdir=str(scratch),
-    )
     print("breakdown (each part measured on its own):")
     print(f"  Snakemake dispatch per job:            {dispatch_cost(scratch):.3f} s")
     print(f"  cell job process start and imports:    {client_start():.3f} s")
-    bed = experiment.testbed
-    testbed.up(bed, log=lambda line: None)
-    try:
-        for name, platform in experiment.platforms.items():
-            server = platform.server
-            netserver.ensure(open_session(server), server)
-            shell = KeptShell(platform.client)
+    with embedded_testbed(PLATFORMS[:3]) as (experiment, shells):
+        for name, shell in shells.items():
             began = time.monotonic()
-            shell.run(["true"], timeout=10)
+            shell.run(["true"], timeout=10)  # the first command opens the connection
             connect = time.monotonic() - began
             starts = []
             for _ in range(20):
@@ -139,28 +132,17 @@ def breakdown(scratch: Path) -> None:
                 setups.append(
                     wall - statistics.median(starts) - netperf.parse_result("TCP_RR", 1, output).elapsed_s
                 )
-            shell.close()
             print(
                 f"  {name:7s} connect {connect - statistics.median(starts):.3f} s once per run;"
                 f" remote command start {statistics.median(starts):.3f} s;"
                 f" netperf set-up and tear-down {statistics.median(setups):.3f} s"
             )
-    finally:
-        testbed.down(bed, log=lambda line: None)
     print("  (vm: see the per-platform figures above; its guests boot only in a run)")
 
 
-def harness_versus_hand(scratch: Path, width: float = 0.03, most: int = 300) -> None:
-    experiment = load_experiment(
-        tiny_config(testbed="embedded", platforms={"native": {"label": "n", "embedded": "native"}}),
-        workdir=str(scratch),
-    )
-    platform = experiment.platforms["native"]
-    bed = experiment.testbed
-    testbed.up(bed, log=lambda line: None)
-    try:
-        netserver.ensure(open_session(platform.server), platform.server)
-        shell = KeptShell(platform.client)
+def harness_versus_hand(width: float = 0.03, most: int = 300) -> None:
+    with embedded_testbed() as (experiment, shells):
+        platform, shell = experiment.platforms["native"], shells["native"]
         measurement = experiment.measurement("native", "TCP_RR", 1)
         argv = cell.command(measurement, experiment.run)
         this = Cell("native", "TCP_RR", 1, 0)
@@ -176,7 +158,7 @@ def harness_versus_hand(scratch: Path, width: float = 0.03, most: int = 300) -> 
                     runs[how] = record["transactions_per_s"]
                 else:
                     done = subprocess.run(
-                        ["ip", "netns", "exec", bed.netns("a"), *argv],
+                        ["ip", "netns", "exec", experiment.testbed.netns("a"), *argv],
                         capture_output=True,
                         text=True,
                         check=True,
@@ -186,9 +168,6 @@ def harness_versus_hand(scratch: Path, width: float = 0.03, most: int = 300) -> 
             estimate = paired_ratio(pairs)
             if len(pairs) >= 20 and estimate.precision <= width:
                 break
-        shell.close()
-    finally:
-        testbed.down(bed, log=lambda line: None)
     includes = estimate.low <= 1 <= estimate.high
     print(
         f"harness / hand, native TCP_RR 1 B, {len(pairs)} interleaved pairs of 1 s: {estimate.ratio:.3f} "
@@ -210,7 +189,7 @@ def main(argv: list[str]) -> None:
         scratch = Path(tmp)
         per_platform(run_grid(repetitions, scratch))
         breakdown(scratch / "parts")
-        harness_versus_hand(scratch / "pairs")
+        harness_versus_hand()
 
 
 if __name__ == "__main__":

@@ -1,12 +1,20 @@
-"""Helpers for the benchmarks: the tests' workflow copy, run with the real Snakemake."""
+"""Helpers for the benchmarks: the tests' workflow copy, run with the real Snakemake; an
+embedded testbed to time netperf on; a bootstrap interval of a quotient."""
 
+import contextlib
+import random
 import subprocess
 import sys
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import SNAKEMAKE, Workflow, tiny_config  # noqa: E402, F401  (tiny_config: for the benchmarks)
+from conftest import SNAKEMAKE, Workflow, tiny_config  # noqa: E402
+from vnetbench import cell, machine, netperf, netserver, testbed  # noqa: E402
+from vnetbench.config import load_experiment  # noqa: E402
+from vnetbench.hosts import KeptShell, open_session  # noqa: E402
 
 
 def workflow_copy(directory: Path, config: dict) -> Path:
@@ -19,3 +27,60 @@ def snakemake(directory: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [SNAKEMAKE, "--cores", "1", *args], cwd=directory, capture_output=True, text=True, check=True
     )
+
+
+@contextlib.contextmanager
+def embedded_testbed(names: tuple[str, ...] = ("native",), awake: bool = True):
+    """An embedded testbed with these platforms (each named after its path): up, netserver
+    listening on every server, a kept shell on every client, and, as in a run, idle CPUs kept
+    awake (unless `awake` is False: a benchmark that compares both). Yields (experiment,
+    shells); everything is stopped afterwards, also on failure or Ctrl-C."""
+    with tempfile.TemporaryDirectory(prefix="vnetbench-bench-") as tmp:
+        platforms = {name: {"label": name, "embedded": name} for name in names}
+        experiment = load_experiment(tiny_config(testbed="embedded", platforms=platforms), workdir=tmp)
+        testbed.up(experiment.testbed, log=lambda line: None)
+        shells, held = {}, machine.keep_cpus_awake() if awake else None
+        try:
+            for name, platform in experiment.platforms.items():
+                netserver.ensure(open_session(platform.server), platform.server)
+                shells[name] = KeptShell(platform.client)
+            yield experiment, shells
+        finally:
+            for shell in shells.values():
+                shell.close()
+            if held is not None:
+                machine.let_cpus_sleep(held)
+            testbed.down(experiment.testbed, log=lambda line: None)
+
+
+def rate(experiment, shell: KeptShell, platform: str, size: int, **changes) -> float:
+    """Transactions per second of one TCP_RR run of the cell's own command on `shell`, with
+    `changes` to what the cell measures (netperf_options, latency, cpu)."""
+    measurement = replace(experiment.measurement(platform, "TCP_RR", size), **changes)
+    output = shell.run(cell.command(measurement, experiment.run), timeout=30).output
+    result = netperf.parse_result("TCP_RR", size, output, measurement.latency, measurement.cpu)
+    return result.transactions_per_s
+
+
+def quotient_interval(variant: list, reference: list, statistic, seed: int = 2007, resamples: int = 2000):
+    """statistic(variant) / statistic(reference), with a 95% percentile bootstrap interval that
+    resamples the indices (rounds, or pairs) of both lists together."""
+    rng = random.Random(seed)
+    n = len(variant)
+    quotients = []
+    for _ in range(resamples):
+        pick = [rng.randrange(n) for _ in range(n)]
+        below = statistic([reference[i] for i in pick])
+        if below:  # a resample of one repeated index has no spread: it says nothing
+            quotients.append(statistic([variant[i] for i in pick]) / below)
+    quotients.sort()
+    low, high = quotients[int(0.025 * len(quotients))], quotients[int(0.975 * len(quotients)) - 1]
+    return statistic(variant) / statistic(reference), low, high
+
+
+def verdict(low: float, high: float, n: int, below: str = "lower", above: str = "higher") -> str:
+    """What a 95% interval of a quotient decides. A percentile bootstrap over fewer than ten
+    rounds or pairs covers far less than 95%: it decides nothing."""
+    if n < 10:
+        return "too few to decide"
+    return below if high < 1 else above if low > 1 else "undecided"

@@ -12,76 +12,49 @@ standard deviations (of log rates) with a 95% bootstrap interval, resampling the
 """
 
 import math
-import random
 import statistics
 import sys
-import tempfile
-from dataclasses import replace
 
-from common import tiny_config
-from vnetbench import cell, machine, netperf, netserver, testbed
-from vnetbench.config import load_experiment
-from vnetbench.hosts import KeptShell, open_session
+from common import embedded_testbed, quotient_interval, rate, verdict
 from vnetbench.precision import paired_ratio
 
 SIZES = (1, 65536)
 
 
 def main(pairs: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="vnetbench-latency-") as tmp:
-        platforms = {"native": {"label": "native", "embedded": "native"}}
-        experiment = load_experiment(tiny_config(testbed="embedded", platforms=platforms), workdir=tmp)
-        platform = experiment.platforms["native"]
-        testbed.up(experiment.testbed, log=lambda line: None)
-        awake = machine.keep_cpus_awake()
-        try:
-            netserver.ensure(open_session(platform.server), platform.server)
-            shell = KeptShell(platform.client)
+    with embedded_testbed() as (experiment, shells):  # idle CPUs kept awake, as in a run
 
-            def rate(size: int, **extra) -> float:
-                measurement = replace(experiment.measurement("native", "TCP_RR", size), **extra)
-                output = shell.run(cell.command(measurement, experiment.run), timeout=30).output
-                return netperf.parse_result("TCP_RR", size, output).transactions_per_s
+        def native(size: int, **changes) -> float:
+            return rate(experiment, shells["native"], "native", size, **changes)
 
-            variants = {"latency histogram": {"latency": True}, "CPU measurement": {"cpu": True}}
-            ratios = {(name, size): [] for name in variants for size in SIZES}
-            for index in range(pairs):
-                for size in SIZES:
-                    for name, extra in variants.items():
-                        if index % 2:
-                            plain, other = rate(size), rate(size, **extra)
-                        else:
-                            other, plain = rate(size, **extra), rate(size)
-                        ratios[(name, size)].append((other, plain))
-                print(f"pair {index + 1}/{pairs}", file=sys.stderr)
-            shell.close()
-        finally:
-            if awake is not None:
-                machine.let_cpus_sleep(awake)
-            testbed.down(experiment.testbed, log=lambda line: None)
+        variants = {"latency histogram": {"latency": True}, "CPU measurement": {"cpu": True}}
+        ratios = {(name, size): [] for name in variants for size in SIZES}
+        for index in range(pairs):
+            for size in SIZES:
+                for name, changes in variants.items():
+                    if index % 2:
+                        plain, other = native(size), native(size, **changes)
+                    else:
+                        other, plain = native(size, **changes), native(size)
+                    ratios[(name, size)].append((other, plain))
+            print(f"pair {index + 1}/{pairs}", file=sys.stderr)
     print(f"native TCP_RR, {pairs} interleaved pairs of 1-second runs, rate with / without:")
     for (name, size), values in ratios.items():
         estimate = paired_ratio(values)
         spread, low, high = spread_ratio(values)
-        verdict = "noisier" if low > 1 else "quieter" if high < 1 else "undecided"
+        decided = verdict(low, high, len(values), below="quieter", above="noisier")
         print(
             f"  {name:18s} {size:6d} B: {estimate.ratio:.3f} [{estimate.low:.3f}, {estimate.high:.3f}]"
             f" (+-{estimate.precision:.1%}); spread with / without {spread:.2f} [{low:.2f}, {high:.2f}]"
-            f" ({verdict})"
+            f" ({decided})"
         )
 
 
-def spread_ratio(pairs: list[tuple[float, float]], resamples: int = 2000) -> tuple[float, float, float]:
-    """sd(log with) / sd(log without), and its 95% percentile bootstrap interval over pairs."""
-
-    def ratio(sample):
-        return statistics.stdev(math.log(a) for a, _ in sample) / statistics.stdev(
-            math.log(b) for _, b in sample
-        )
-
-    rng = random.Random(2007)
-    boots = sorted(ratio(rng.choices(pairs, k=len(pairs))) for _ in range(resamples))
-    return ratio(pairs), boots[int(0.025 * resamples)], boots[int(0.975 * resamples) - 1]
+def spread_ratio(pairs: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """sd(log with) / sd(log without), and its 95% bootstrap interval over pairs."""
+    return quotient_interval(
+        [math.log(a) for a, _ in pairs], [math.log(b) for _, b in pairs], statistics.stdev
+    )
 
 
 if __name__ == "__main__":

@@ -85,6 +85,9 @@ def cell_files(figure=None):
 
 
 SHUFFLED = config["run_order"] == "shuffled"
+# The precision targets that flag a ratio or a value `imprecise`; None without a target.
+RATIO_TARGET = EXPERIMENT.precision.target if EXPERIMENT.precision else None
+VALUE_TARGET = EXPERIMENT.precision.value_target if EXPERIMENT.precision else None
 
 
 def cell_priority(wildcards):

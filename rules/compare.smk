@@ -22,7 +22,7 @@ rule compare_baseline:
         metric=lambda wildcards: EXPERIMENT.figures[wildcards.figure].metric,
         title=lambda wildcards: EXPERIMENT.figures[wildcards.figure].title,
         labels=platform_labels,
-        target=(config["precision"] or {}).get("target"),
+        target=RATIO_TARGET,
     script:
         "../workflow/scripts/compare_baseline.py"
 
@@ -46,7 +46,7 @@ rule paper_comparison:
     params:
         figures={name: (f.test, f.metric) for name, f in EXPERIMENT.figures.items()},
         labels=platform_labels,
-        target=(config["precision"] or {}).get("target"),
+        target=RATIO_TARGET,
         protocol=protocol_text(),
     script:
         "../workflow/scripts/paper_comparison.py"

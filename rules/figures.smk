@@ -22,7 +22,7 @@ rule aggregate:
         thresholds={
             "cv": config["cv_threshold"],
             "min_transactions": config["min_transactions"],
-            "precision": (config["precision"] or {}).get("value_target"),
+            "precision": VALUE_TARGET,
         },
     script:
         "../workflow/scripts/aggregate_figure.py"

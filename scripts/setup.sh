@@ -19,11 +19,16 @@ need_root() {
   fi
 }
 
+# What this script installs is written down, so that scripts/forget.sh --packages can take the
+# machine back to a new user's (CI does, to test the path a new machine takes).
+installed=/var/lib/vnetbench/installed-packages
 apt_updated=0
 apt_install() {
   need_root "$*"
   if [ "$apt_updated" -eq 0 ]; then apt-get update -qq; apt_updated=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  mkdir -p "$(dirname "$installed")"
+  printf '%s\n' "$@" >>"$installed"
 }
 
 enable_netperf_component() {

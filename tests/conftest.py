@@ -18,6 +18,7 @@ import yaml
 from vnetbench import netserver, testbed
 from vnetbench.hosts import open_session
 from vnetbench.model import Host
+from vnetbench.records import failed_placeholders
 from vnetbench.sshd import SSHServer, generate_key, wait_listening
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,7 +176,12 @@ class Workflow:
         return counts
 
     def records(self) -> list[Path]:
-        return sorted((self.directory / "results" / "raw").rglob("*.json"))
+        """The cells' records (measurements), not the placeholders of failed cells."""
+        return sorted(set((self.directory / "results" / "raw").rglob("*.json")) - set(self.failed()))
+
+    def failed(self) -> list[Path]:
+        """The failure placeholders that failed cells left."""
+        return sorted(map(Path, failed_placeholders(str(self.directory / "results" / "raw"))))
 
 
 def tiny_config(netserver_port: int | None = None, **overrides) -> dict:

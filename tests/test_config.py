@@ -159,7 +159,7 @@ def test_vm_platform_and_guest_defaults():
     platform = experiment.platforms["vm"]
     assert platform.virtual_machine and platform.client.port == platform.server.port == 2222
     assert platform.server.address == "198.18.0.22"
-    assert experiment.guest == GuestSettings("auto", 256, 60, 10)
+    assert experiment.guest == GuestSettings("auto", 256, 60, 10, "/run/vnetbench-kvm-probe.json")
     assert config["guest"]["kernel_package"] == "linux-image-cloud-amd64"
 
 

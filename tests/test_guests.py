@@ -17,7 +17,7 @@ from vnetbench import guest_image, guests, netperf, netserver, testbed
 from vnetbench.hosts import HostKeyRejected, open_session
 from vnetbench.model import GuestSettings
 
-from .conftest import leftovers, tiny_config
+from .conftest import cell_jobs, leftovers, tiny_config
 
 pytestmark = [
     pytest.mark.root,
@@ -27,6 +27,14 @@ pytestmark = [
 ]
 RC = Path(__file__).resolve().parents[1] / "workflow" / "guest" / "rc"
 QUIET = {"log": lambda line: None}
+
+
+@pytest.fixture(scope="module")
+def probed(tmp_path_factory) -> GuestSettings:
+    """Guest settings whose KVM probe outcome is this module's own, never the machine's
+    (/run): the first boot of the module takes the probe path of a new machine."""
+    cache = tmp_path_factory.mktemp("probe") / "kvm-probe.json"
+    return GuestSettings(kvm_probe_cache=str(cache), kvm_probe_timeout=2)
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +55,61 @@ def bridge_addresses(bed: testbed.Testbed) -> list[str]:
     ]
 
 
-def test_a_guest_boots_answers_ssh_with_strict_host_keys_and_serves_netperf(bed, image):
+def tap(bed: testbed.Testbed, machine: str) -> dict:
+    shown = subprocess.run(
+        ["ip", "-j", "-n", bed.netns(machine), "link", "show", guests.TAP],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(shown.stdout)[0]
+
+
+@pytest.mark.skipif(not os.access("/dev/kvm", os.R_OK | os.W_OK), reason="no /dev/kvm: nothing to probe")
+def test_a_new_machine_probes_kvm_falls_back_to_tcg_and_the_guests_measure(bed, image, tmp_path):
+    """The path of a machine that never ran the project: no kept probe outcome, a probe boot
+    that fails (10 ms is too short for any KVM boot; here KVM guests hang anyway), then both
+    guests under TCG with their taps up in their bridges, measuring."""
+    cache = tmp_path / "kvm-probe.json"
+    settings = GuestSettings(kvm_probe_cache=str(cache), kvm_probe_timeout=0.01)
+    said = []
+    state = guests.ensure(bed, image, settings, log=said.append)
+    assert state["accel"] == "tcg" and state["accel_reason"].startswith("KVM probe boot failed"), said
+    assert json.loads(cache.read_text())["works"] is False
+    for machine in ("a", "b"):
+        link = tap(bed, machine)
+        assert "UP" in link["flags"] and link["master"] == "br0", link
+    client, server = bed.host("va", "client", "vm"), bed.host("vb", "server", "vm")
+    assert netserver.ensure(open_session(server), server).startswith("started")
+    session = open_session(client)
+    try:
+        argv = netperf.command("TCP_RR", 1, 1, server.address, server.netserver_port)
+        assert netperf.parse_result("TCP_RR", 1, session.run(argv, timeout=15).output).transactions > 0
+    finally:
+        session.close()
+
+    # A later boot skips the probe: its outcome is kept.
+    guests.stop(bed, **QUIET)
+    again = guests.ensure(bed, image, settings, **QUIET)
+    assert again["accel"] == "tcg" and "kept until the host reboots" in again["accel_reason"]
+
+    # A guest network that is not right is named, with the evidence.
+    netns_a = bed.netns("a")
+    subprocess.run(["ip", "-n", netns_a, "link", "set", guests.TAP, "down"], check=True)
+    with pytest.raises(guests.GuestBootError, match=r"machine A .*: tapvm is down"):
+        guests.check_network(bed, timeout=1)
+    subprocess.run(["ip", "-n", netns_a, "link", "set", guests.TAP, "nomaster", "up"], check=True)
+    with pytest.raises(guests.GuestBootError, match=r"tapvm is not a port of br0 \(master: none\)"):
+        guests.check_network(bed, timeout=1)
+    subprocess.run(["ip", "-n", netns_a, "link", "set", guests.TAP, "master", "br0"], check=True)
+    subprocess.run(["ip", "-n", bed.netns("b"), "link", "set", "wire", "down"], check=True)
+    with pytest.raises(
+        guests.GuestBootError, match=r"guest vb does not answer on its data address 198.18.0.22"
+    ):
+        guests.check_network(bed, timeout=1)
+
+
+def test_a_guest_boots_answers_ssh_with_strict_host_keys_and_serves_netperf(bed, image, probed):
     before = bridge_addresses(bed)
-    state = guests.ensure(bed, image, GuestSettings(), **QUIET)
+    state = guests.ensure(bed, image, probed, **QUIET)
     # A tap joining a bridge must not change the bridge's address: the other machine's
     # neighbour entry would go stale and native cells hang (seen before the fix).
     assert bridge_addresses(bed) == before
@@ -80,16 +140,14 @@ def test_a_guest_boots_answers_ssh_with_strict_host_keys_and_serves_netperf(bed,
         open_session(replace(client, known_hosts=str(wrong))).run(["true"], timeout=10)
 
     # A second ensure finds them running: no new boot.
-    assert guests.ensure(bed, image, GuestSettings(), **QUIET)["guests"] == state["guests"]
+    assert guests.ensure(bed, image, probed, **QUIET)["guests"] == state["guests"]
 
 
-def test_stop_and_testbed_down_leave_no_qemu_tap_or_namespace(tmp_path, image):
+def test_stop_and_testbed_down_leave_no_qemu_tap_or_namespace(tmp_path, image, probed):
     bed = testbed.for_workdir(tmp_path)
     testbed.up(bed, **QUIET)
     try:
-        pids = [
-            entry["pid"] for entry in guests.ensure(bed, image, GuestSettings(), **QUIET)["guests"].values()
-        ]
+        pids = [entry["pid"] for entry in guests.ensure(bed, image, probed, **QUIET)["guests"].values()]
         assert all(guests.qemu_alive(pid) for pid in pids)
         guests.stop(bed, **QUIET)
         assert not any(guests.qemu_alive(pid) for pid in pids)
@@ -99,9 +157,7 @@ def test_stop_and_testbed_down_leave_no_qemu_tap_or_namespace(tmp_path, image):
             )
             assert "tapvm" not in links.stdout
         # Booted again, then the whole testbed goes down with them.
-        pids = [
-            entry["pid"] for entry in guests.ensure(bed, image, GuestSettings(), **QUIET)["guests"].values()
-        ]
+        pids = [entry["pid"] for entry in guests.ensure(bed, image, probed, **QUIET)["guests"].values()]
     finally:
         testbed.down(bed, **QUIET)
     assert not any(guests.qemu_alive(pid) for pid in pids)
@@ -110,7 +166,7 @@ def test_stop_and_testbed_down_leave_no_qemu_tap_or_namespace(tmp_path, image):
 
 
 def test_a_guest_that_does_not_come_up_fails_with_its_console_log_and_leaves_nothing(bed, image):
-    settings = GuestSettings(accel="tcg", boot_timeout=0.5)
+    settings = GuestSettings(accel="tcg", boot_timeout=0.5)  # no probe
     with pytest.raises(guests.GuestBootError) as failure:
         guests.ensure(bed, image, settings, **QUIET)
     message = str(failure.value)
@@ -165,7 +221,9 @@ def test_tiny_grid_with_the_vm_platform_runs_from_another_working_directory(work
         "native": {"label": "Native", "embedded": "native"},
         "vm": {"label": "QEMU/{accel} guest (virtio-net, bridged)", "embedded": "vm"},
     }
-    config = tiny_config(testbed="embedded", platforms=platforms)
+    # The probe path of a new machine: no kept KVM probe outcome.
+    guest = {"kvm_probe_cache": str(tmp_path / "kvm-probe.json"), "kvm_probe_timeout": 2}
+    config = tiny_config(testbed="embedded", platforms=platforms, guest=guest)
     config["figures"] = {"tcp_small": {"test": "TCP_RR", "sizes": [1, 64], "title": "TCP small"}}
     experiment = tmp_path / "experiment"
     experiment.mkdir()
@@ -225,9 +283,10 @@ def test_tiny_grid_with_the_vm_platform_runs_from_another_working_directory(work
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "crash"])
-def test_ctrl_c_or_a_crash_mid_vm_run_leaves_no_qemu_behind(workflow, signum):
+def test_ctrl_c_or_a_crash_mid_vm_run_leaves_no_qemu_behind(workflow, signum, tmp_path):
     platforms = {"native": {"label": "Native", "embedded": "native"}, "vm": {"label": "VM", "embedded": "vm"}}
-    config = tiny_config(testbed="embedded", platforms=platforms, repetitions=3)
+    guest = {"kvm_probe_cache": str(tmp_path / "kvm-probe.json"), "kvm_probe_timeout": 2}
+    config = tiny_config(testbed="embedded", platforms=platforms, repetitions=3, guest=guest)
     config["figures"] = {"tcp": {"test": "TCP_RR", "sizes": [1], "title": "TCP"}}
     workflow.write_config(config)
     run = workflow.start()
@@ -250,4 +309,53 @@ def test_ctrl_c_or_a_crash_mid_vm_run_leaves_no_qemu_behind(workflow, signum):
     done = workflow.run()  # the next run cleans up whatever is left, boots afresh, resumes
     assert "6 cells: 6 done" in done.stderr
     assert not any(guests.qemu_alive(pid) for pid in pids)
+    assert leftovers(bed) == []
+
+
+def test_a_platform_that_cannot_work_costs_the_others_nothing(workflow, tmp_path):
+    """Guests that never come up (a boot bound no guest can meet): native is measured and
+    every figure, table, ratio, report and paper comparison is drawn, naming vm as not
+    measured; the run fails; the next run measures only the vm cells, and once they work,
+    draws them too."""
+    platforms = {
+        "native": {"label": "Native", "embedded": "native"},
+        "vm": {"label": "QEMU/{accel} guest", "embedded": "vm"},
+    }
+    broken = {"accel": "tcg", "boot_timeout": 0.5}
+    config = tiny_config(testbed="embedded", platforms=platforms, guest=broken)
+    config["figures"]["tcp_small"]["extra_metrics"] = ["latency"]
+    workflow.write_config(config)
+    bed = testbed.for_workdir(workflow.directory)
+
+    done = workflow.run(check=False, timeout=600)
+    assert done.returncode != 0
+    assert "vnetbench: 12 cells: 6 done, 6 failed, 0 not yet run" in done.stderr
+    assert (
+        "platform vm: every cell failed: guest va on machine A (tcg): no 'vnetbench-guest-ready'"
+        in done.stderr
+    )
+    results = workflow.directory / "results"
+    for name in ("tcp_small", "udp_small"):
+        for path in (f"{name}.csv", f"{name}.pdf", f"{name}_vs_native.csv", f"{name}_vs_native.pdf"):
+            assert (results / "figures" / path).exists(), path
+    assert (results / "figures" / "tcp_small_latency.pdf").exists()
+    table = (results / "figures" / "tcp_small.csv").read_text()
+    vm_rows = [line for line in table.splitlines() if line.split(",")[1] == "vm"]
+    assert vm_rows and all(",0," in line and "missing:1,2" in line for line in vm_rows)
+    assert "Not measured in this run: vm (6 cells)" in (results / "paper_comparison.md").read_text()
+    assert (results / "provenance.json").exists()
+    assert leftovers(bed) == []
+    workflow.run("--report", "results/report.html")
+    assert "tcp_small" in (results / "report.html").read_text()
+
+    # The report's own start removed the placeholders: the next run measures the vm cells only.
+    done = workflow.run(check=False, timeout=600)
+    assert done.returncode != 0 and cell_jobs(done) == 6
+    config["guest"] = {"accel": "tcg"}  # a boot bound a guest can meet
+    workflow.write_config(config)
+    done = workflow.run(timeout=600)
+    assert "6 cells failed in an earlier run; measuring them again" in done.stderr
+    assert cell_jobs(done) == 6 and "12 cells: 12 done, 0 failed" in done.stderr
+    assert ",vm," in (results / "figures" / "tcp_small_vs_native.csv").read_text()
+    assert "missing" not in (results / "figures" / "tcp_small.csv").read_text().split("\n", 1)[1]
     assert leftovers(bed) == []

@@ -5,7 +5,8 @@ MEASUREMENT PREFLIGHT CONFIG_SNAPSHOT [GUEST IMAGE FILES]`. It imports almost no
 site-packages, no json, not even socket.py: its C core does), so a cell pays a few
 milliseconds of start-up. The run's broker (vnetbench.broker, in the Snakemake process)
 measures the cell; where none answers, `python -m vnetbench.broker once` measures it in a
-process of its own.
+process of its own. A cell that fails leaves a failure placeholder (vnetbench.records) instead
+of its record, and its evidence in its log.
 """
 
 import os
@@ -62,8 +63,14 @@ def main(argv: list[str]) -> int:
         stream.write(log)
         if status != "ok":
             stream.write(f"FAILED: {payload}\n")
-            sys.stderr.write(f"vnetbench: {payload}\n")
-            return 1
+    if status != "ok":
+        sys.stderr.write(f"vnetbench: {payload}\n")
+        # A placeholder, not a record: the run goes on and draws what exists; it ends with a
+        # failure status, and the next run measures this cell again (records.forget_failed).
+        from vnetbench.records import failure_placeholder
+
+        write_atomic(output, failure_placeholder(platform, test, int(size), int(rep), payload, log_path))
+        return 0
     write_atomic(output, payload.encode())
     return 0
 

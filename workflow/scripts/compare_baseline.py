@@ -4,23 +4,21 @@ import pandas as pd
 from vnetbench.comparison import ratios
 from vnetbench.metrics import RATES, present
 from vnetbench.plots import plot_ratios
-from vnetbench.records import read_json
+from vnetbench.records import read_json, split_failed
 
 snakemake = globals()["snakemake"]
 params, baseline = snakemake.params, snakemake.wildcards.baseline
 figure = snakemake.wildcards.figure
-records = [read_json(path) for path in snakemake.input]
+records, failed = split_failed([read_json(path) for path in snakemake.input])
 # The figure's metric first, then the extra metrics its cells measured (latency, CPU).
 metrics = [params.metric] + [m for m in present(params.test, records) if m not in RATES]
 table = pd.concat(
     [
-        ratios(figure, params.test, metric, params.labels, records, baseline, params.target)
+        ratios(figure, params.test, metric, params.labels, records, baseline, params.target, failed)
         for metric in metrics
     ]
 )
 table.to_csv(snakemake.output.csv, index=False)
-plot_ratios(
-    table, baseline, f"{figure}: each platform against {baseline}", snakemake.output.pdf, [params.metric]
-)
+plot_ratios(table, baseline, f"{params.title}: against {baseline}", snakemake.output.pdf, [params.metric])
 with open(snakemake.log[0], "w") as log:
     print(f"{len(table)} ratios against {baseline} ({', '.join(metrics)})", file=log)

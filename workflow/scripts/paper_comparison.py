@@ -2,12 +2,12 @@
 
 import pandas as pd
 from vnetbench.comparison import RATIO_COLUMNS, cv_table, judge_claims, paper_markdown, ratios
-from vnetbench.records import read_json
+from vnetbench.records import read_json, split_failed
 
 snakemake = globals()["snakemake"]
 params = snakemake.params
 tables = {path.split("/")[-1].removesuffix(".csv"): pd.read_csv(path) for path in snakemake.input.tables}
-records = [read_json(path) for path in snakemake.input.cells]
+records, failed = split_failed([read_json(path) for path in snakemake.input.cells])
 # The claims are judged on the same ratios as the _vs_ tables (the same estimates).
 ratio_rows = []
 for figure, (test, metric) in params.figures.items():
@@ -24,6 +24,6 @@ pd.concat([cvs.assign(part="largest_cv"), claims.assign(part="claims")]).to_csv(
     snakemake.output.csv, index=False
 )
 with open(snakemake.output.md, "w") as out:
-    out.write(paper_markdown(cvs, claims, params.protocol))
+    out.write(paper_markdown(cvs, claims, params.protocol, failed))
 with open(snakemake.log[0], "w") as log:
     print(claims.to_string(), file=log)

@@ -16,8 +16,13 @@ if wildcards.extra == "cpu" and not set(wanted) <= measured:
     wanted = list(EXTRA["cpu"][1:])
 metrics = [metric for metric in wanted if metric in measured]
 if "baseline" in wildcards.keys():  # noqa: SIM118  (a Namedlist: `in` would look at its values)
-    title = f"{wildcards.figure}: {wildcards.extra}, each platform against {wildcards.baseline}"
-    plot_ratios(table, wildcards.baseline, title, snakemake.output[0], metrics)
+    plot_ratios(
+        table,
+        wildcards.baseline,
+        f"{params.title}: against {wildcards.baseline}",
+        snakemake.output[0],
+        metrics,
+    )
 else:
     plot_figure(table, metrics, params.title, snakemake.output[0], params.center)
 with open(snakemake.log[0], "w") as log:

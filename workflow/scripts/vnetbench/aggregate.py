@@ -14,7 +14,7 @@ COLUMNS = [
     "figure", "platform", "label", "test", "size_bytes", "metric", "unit",
     "n", "mean", "std", "cv", "median", "min", "max",
     "mean_ci_low", "mean_ci_high", "median_ci_low", "median_ci_high", "median_ci_level",
-    "precision", "precision_target", "flags",
+    "precision", "precision_target", "flags", "missing",
 ]  # fmt: skip
 
 #: What each flag means; the report prints this table.
@@ -30,6 +30,9 @@ FLAGS = {
     "and median_ci_level says its coverage",
     "imprecise": "the precision target was not reached: the half-width of the 95% interval of the mean, "
     "relative to the mean (precision), is above precision_target after the most repetitions allowed",
+    "missing": "repetitions that could not be measured (their cells failed; the run's summary and their "
+    "logs say why), listed after the flag (missing:1,2); the statistics are of the others, and a row "
+    "with n = 0 has no values at all. The column `missing` counts them; the next run measures them",
 }
 
 
@@ -42,17 +45,33 @@ class Thresholds:
 
 
 def figure_table(
-    figure: str, test: str, labels: dict[str, str], records: list[dict], thresholds: Thresholds = Thresholds()
+    figure: str,
+    test: str,
+    labels: dict[str, str],
+    records: list[dict],
+    thresholds: Thresholds = Thresholds(),
+    failed: list[dict] = (),
 ) -> pd.DataFrame:
-    """Summarize the records of one figure; `labels` orders the platforms."""
+    """Summarize the records of one figure; `labels` orders the platforms. `failed`: the failure
+    placeholders of its cells that could not be measured (named in the flags and `missing`)."""
     labels = resolve_labels(labels, records)
     metrics = present(test, records)
     order = {name: index for index, name in enumerate(labels)}
+    groups = group_records(records, test)
+    lost = missing_reps(failed)
     rows = []
-    for (platform, size), group in sorted(
-        group_records(records, test).items(), key=lambda item: (order[item[0][0]], item[0][1])
-    ):
-        group = sorted(group, key=lambda record: record["rep"])
+    for platform, size in sorted(groups.keys() | lost.keys(), key=lambda key: (order[key[0]], key[1])):
+        reps = lost.get((platform, size), [])
+        gone = [f"missing:{','.join(map(str, reps))}"] if reps else []
+        if (platform, size) not in groups:
+            for metric in metrics:
+                rows.append(
+                    {"figure": figure, "platform": platform, "label": labels[platform], "test": test,
+                     "size_bytes": size, "metric": metric, "unit": UNITS[metric], "n": 0,
+                     "precision_target": thresholds.precision, "flags": ";".join(gone), "missing": len(reps)}
+                )  # fmt: skip
+            continue
+        group = sorted(groups[(platform, size)], key=lambda record: record["rep"])
         for metric in metrics:
             values = [value(record, metric) for record in group]
             summary = summarize(values, thresholds.level)
@@ -68,10 +87,19 @@ def figure_table(
                     **asdict(summary),
                     "precision": finite_or_nan(value_precision(values)),
                     "precision_target": thresholds.precision,
-                    "flags": ";".join(flags(group, values, summary, thresholds, metric in RATES)),
+                    "flags": ";".join(flags(group, values, summary, thresholds, metric in RATES) + gone),
+                    "missing": len(reps),
                 }
             )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def missing_reps(failed: list[dict]) -> dict[tuple[str, int], list[int]]:
+    """(platform, size) -> the repetitions whose cells failed."""
+    lost: dict[tuple[str, int], list[int]] = {}
+    for placeholder in failed:
+        lost.setdefault((placeholder["platform"], placeholder["size_bytes"]), []).append(placeholder["rep"])
+    return {key: sorted(reps) for key, reps in lost.items()}
 
 
 def resolve_labels(labels: dict[str, str], records: list[dict]) -> dict[str, str]:

@@ -3,7 +3,7 @@ the paper's: its largest coefficients of variation and its claims."""
 
 import pandas as pd
 
-from .aggregate import finite_or_nan, group_records, resolve_labels
+from .aggregate import finite_or_nan, group_records, missing_reps, resolve_labels
 from .metrics import RATES, value
 from .precision import paired_ratio
 
@@ -25,18 +25,28 @@ def ratios(
     records: list[dict],
     baseline: str,
     target: float | None = None,
+    failed: list[dict] = (),
 ) -> pd.DataFrame:
     """Each platform over the baseline per size, from the pairs of one block each (see
     ESTIMATOR); one row per platform (in `labels` order, the baseline left out) and size.
-    `target`: the precision target of a ratio, if the run has one (flag `imprecise`)."""
+    `target`: the precision target of a ratio, if the run has one (flag `imprecise`).
+    `failed`: failure placeholders; a size where either side has no record is a row with
+    n = 0 flagged `missing`."""
     labels = resolve_labels(labels, records)
     groups = group_records(records, test)
+    lost = missing_reps(failed)
     rows = []
     for platform in labels:
         if platform == baseline:
             continue
-        for size in sorted({size for (name, size) in groups if name == platform}):
-            if (baseline, size) not in groups:
+        for size in sorted({size for (name, size) in groups.keys() | lost.keys() if name == platform}):
+            if (baseline, size) not in groups or (platform, size) not in groups:
+                if (baseline, size) in lost or (platform, size) in lost:
+                    rows.append(
+                        {"figure": figure, "platform": platform, "label": labels[platform],
+                         "baseline": baseline, "test": test, "size_bytes": size, "metric": metric, "n": 0,
+                         "precision_target": target, "flags": "missing"}
+                    )  # fmt: skip
                 continue
             base = {r["rep"]: value(r, metric) for r in groups[(baseline, size)]}
             pairs = [
@@ -50,6 +60,8 @@ def ratios(
             flags = []
             if metric in RATES and target is not None and not estimate.precision <= target:
                 flags.append("imprecise")
+            if (platform, size) in lost or (baseline, size) in lost:
+                flags.append("missing")  # some blocks lack one side: fewer pairs
             rows.append(
                 {
                     "figure": figure,
@@ -117,6 +129,7 @@ def judge_claims(ratio_rows: pd.DataFrame, close: float = 0.05) -> pd.DataFrame:
 
     def points(numerator: str, denominator: str, figures=None) -> list[tuple[str, int, float, float, float]]:
         rows = ratio_rows[(ratio_rows["platform"] == numerator) & (ratio_rows["baseline"] == denominator)]
+        rows = rows[rows["n"] > 0]  # a configuration that was not measured tells nothing
         if figures is not None:
             rows = rows[rows["figure"].isin(figures)]
         rows = rows.sort_values(["figure", "size_bytes"])
@@ -181,7 +194,7 @@ def _verdict(claim: str, points: list, supported: bool, contradicted: bool, evid
     return {"claim": claim, "verdict": verdict, "evidence": evidence}
 
 
-def paper_markdown(cvs: pd.DataFrame, claims: pd.DataFrame, protocol: str) -> str:
+def paper_markdown(cvs: pd.DataFrame, claims: pd.DataFrame, protocol: str, failed: list[dict] = ()) -> str:
     lines = [
         "# Our results beside the paper's",
         "",
@@ -189,6 +202,16 @@ def paper_markdown(cvs: pd.DataFrame, claims: pd.DataFrame, protocol: str) -> st
         f"machines over a 100 Mbit/s switch. These results: {protocol} per size on this testbed.",
         "Read the comparison with that difference in mind.",
         "",
+    ]
+    if failed:
+        counts = pd.Series([f["platform"] for f in failed]).value_counts()
+        named = ", ".join(f"{platform} ({count} cells)" for platform, count in counts.items())
+        lines += [
+            f"**Not measured in this run: {named}.** Their cells failed (the run's summary and their logs "
+            "say why); everything below is drawn from the cells that were measured.",
+            "",
+        ]
+    lines += [
         "## Largest coefficient of variation per figure and platform",
         "",
         "| figure | platform | paper | ours | at size (bytes) |",

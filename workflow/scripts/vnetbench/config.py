@@ -298,8 +298,9 @@ def _testbed(config: dict, workdir: str) -> Testbed | None:
 def guest_settings(config: dict) -> GuestSettings:
     guest = config["guest"]
     return GuestSettings(
-        guest["accel"], guest["memory_mb"], guest["boot_timeout"], guest["kvm_probe_timeout"]
-    )
+        guest["accel"], guest["memory_mb"], guest["boot_timeout"], guest["kvm_probe_timeout"],
+        guest["kvm_probe_cache"],
+    )  # fmt: skip
 
 
 def experiment_from_validated(config: dict, workdir: str = ".") -> Experiment:

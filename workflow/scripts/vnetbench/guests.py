@@ -12,8 +12,11 @@ QEMU's user-mode network (`restrict=on`: the guest cannot open connections throu
 forwarded from the machine's management address, so cells reach guests like any host.
 
 Guests boot with KVM when a bounded probe boot shows it works on this host (its outcome
-is kept per host boot), else with TCG. Their state (pids, accelerator, boot times) is in
-the testbed's state directory; stopping the testbed's namespaces stops them.
+is kept per host boot, in GuestSettings.kvm_probe_cache), else with TCG. Each boot plugs its
+guest's tap into the bridge itself, and a pair counts as up only once both taps are up in
+their bridges and both guests answer on their data addresses. Their state (pids,
+accelerator, boot times) is in the testbed's state directory; stopping the testbed's
+namespaces stops them.
 """
 
 import base64
@@ -44,10 +47,8 @@ from .testbed import (
 )
 
 READY = "vnetbench-guest-ready"
-# Whether KVM works is a fact of this host until it reboots (/run is emptied then); the
-# boot id and QEMU version in the file make sure of it.
-KVM_PROBE_CACHE = Path("/run/vnetbench-kvm-probe.json")
 QEMU = "qemu-system-x86_64"
+TAP = "tapvm"  # each guest's data NIC, in its machine's namespace
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ def _boot_all(testbed: Testbed, image: Image, settings: GuestSettings, log) -> d
     accel, reason, guests = _choose_accel(testbed, image, settings, qemu, log)
     pending = [guest for guest in GUESTS if guest.node not in guests]
     guests.update(_boot(testbed, pending, image, accel, settings, settings.boot_timeout))
+    check_network(testbed)
     for node, entry in guests.items():
         log(f"guest {node} ({accel}) ready in {entry['boot_s']} s")
     return {
@@ -181,7 +183,9 @@ def _choose_accel(
         )
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "tcg", "no usable /dev/kvm", {}
-    cache = KVM_PROBE_CACHE
+    # Whether KVM works is a fact of this host until it reboots (/run is emptied then); the
+    # boot id and QEMU version in the file make sure of it.
+    cache = Path(settings.kvm_probe_cache)
     key = {"boot_id": _boot_id(), "qemu": qemu}
     with contextlib.suppress(OSError, ValueError):
         cached = json.loads(cache.read_text())
@@ -197,12 +201,17 @@ def _choose_accel(
     except GuestBootError as error:
         why = f"KVM probe boot failed: {str(error).splitlines()[0]}"
         log(f"{why}; using TCG")
-        _stop_guest(testbed, first)
+        _stop_guest(testbed, first)  # its tap goes too: the next launch plugs a new one
         probed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        cache.write_text(json.dumps({"key": key, "works": False, "why": why, "probed_at": probed_at}))
+        _keep(cache, {"key": key, "works": False, "why": why, "probed_at": probed_at})
         return "tcg", why, {}
-    cache.write_text(json.dumps({"key": key, "works": True}))
+    _keep(cache, {"key": key, "works": True})
     return "kvm", "KVM probe boot succeeded", booted
+
+
+def _keep(cache: Path, outcome: dict) -> None:
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(outcome))
 
 
 def _boot_id() -> str:
@@ -218,7 +227,7 @@ def qemu_version() -> str:
 
 
 def _prepare(testbed: Testbed, guest: Guest, image: Image) -> str:
-    """The guest's initrd (the image plus an archive with its keys) and tap; its known_hosts line."""
+    """The guest's initrd (the image plus an archive with its keys); its known_hosts line."""
     directory = _directory(testbed, guest)
     directory.mkdir(parents=True, exist_ok=True)
     private, public = dropbear_host_key()
@@ -232,9 +241,6 @@ def _prepare(testbed: Testbed, guest: Guest, image: Image) -> str:
     initrd = directory / "initrd"
     with open(os.open(initrd, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
         out.write(image.initramfs.read_bytes() + gzip.compress(keys, mtime=0))
-    netns = testbed.netns(guest.machine)
-    ip_in(netns, "tuntap", "add", "dev", "tapvm", "mode", "tap")
-    ip_in(netns, "link", "set", "tapvm", "master", "br0", "up")
     return f"[{testbed.mgmt_address(guest.machine)}]:{GUEST_SSH_PORT} {public}\n"
 
 
@@ -270,7 +276,7 @@ def qemu_command(testbed: Testbed, guest: Guest, kernel: Path, accel: str, memor
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-kernel", str(kernel), "-initrd", str(directory / "initrd"), "-append", cmdline,
         "-serial", f"file:{directory / 'console.log'}",
-        "-netdev", "tap,id=data,ifname=tapvm,script=no,downscript=no",
+        "-netdev", f"tap,id=data,ifname={TAP},script=no,downscript=no",
         "-device", f"virtio-net-pci,netdev=data,mac={guest.data_mac}",
         "-netdev", f"user,id=mgmt,restrict=on,hostfwd={forward}",
         "-device", f"virtio-net-pci,netdev=mgmt,mac={guest.mgmt_mac}",
@@ -287,7 +293,50 @@ class _Launch:
     began: float
 
 
+def _plug_tap(testbed: Testbed, guest: Guest) -> None:
+    """The guest's tap, up in its machine's bridge, before every launch: QEMU would create a
+    missing tap itself, down and in no bridge (a failed KVM probe removes the first one)."""
+    netns = testbed.netns(guest.machine)
+    if subprocess.run(["ip", "-n", netns, "link", "show", TAP], capture_output=True).returncode != 0:
+        ip_in(netns, "tuntap", "add", "dev", TAP, "mode", "tap")
+    ip_in(netns, "link", "set", TAP, "master", "br0", "up")
+
+
+def check_network(testbed: Testbed, timeout: float = 5.0) -> None:
+    """Both guests on the data network: each tap up in its bridge, and each guest answering
+    on its data address from machine A (vb across the wire). GuestBootError with the evidence."""
+    problems = []
+    for guest in GUESTS:
+        netns = testbed.netns(guest.machine)
+        shown = subprocess.run(["ip", "-j", "-n", netns, "link", "show", TAP], capture_output=True, text=True)
+        link = (json.loads(shown.stdout or "[{}]") or [{}])[0]
+        where = f"machine {guest.machine.upper()} ({netns})"
+        if shown.returncode != 0:
+            problems.append(f"{where}: no {TAP}: {shown.stderr.strip()}")
+            continue
+        if "UP" not in link.get("flags", []):
+            problems.append(f"{where}: {TAP} is down (flags {','.join(link.get('flags', []))})")
+        if link.get("master") != "br0":
+            problems.append(f"{where}: {TAP} is not a port of br0 (master: {link.get('master', 'none')})")
+    if not problems:
+        source = testbed.netns(GUESTS[0].machine)
+        for guest in GUESTS:
+            # dropbear listens on every address: a TCP handshake proves the data path both ways.
+            probe = ["ip", "netns", "exec", source, "timeout", f"{timeout:g}", "bash", "-c",
+                     f"exec 3<>/dev/tcp/{guest.data_address}/22"]  # fmt: skip
+            done = subprocess.run(probe, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            if done.returncode != 0:
+                problems.append(
+                    f"guest {guest.node} does not answer on its data address {guest.data_address} "
+                    f"from machine {GUESTS[0].machine.upper()} within {timeout:g} s: {' '.join(probe)} "
+                    f"exited {done.returncode} {done.stderr.strip()}"
+                )
+    if problems:
+        raise GuestBootError("the guests' data network is not right:\n  " + "\n  ".join(problems))
+
+
 def _launch(testbed: Testbed, guest: Guest, image: Image, accel: str, settings: GuestSettings) -> _Launch:
+    _plug_tap(testbed, guest)
     directory = _directory(testbed, guest)
     (directory / "console.log").unlink(missing_ok=True)
     (directory / "qemu.pid").unlink(missing_ok=True)
@@ -372,7 +421,7 @@ def _stop_guest(testbed: Testbed, guest: Guest) -> str | None:
     pidfile.unlink(missing_ok=True)
     netns = testbed.netns(guest.machine)
     if Path(f"/run/netns/{netns}").exists():
-        subprocess.run(["ip", "-n", netns, "link", "del", "tapvm"], capture_output=True)
+        subprocess.run(["ip", "-n", netns, "link", "del", TAP], capture_output=True)
     return stopped
 
 

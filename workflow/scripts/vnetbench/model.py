@@ -158,6 +158,8 @@ class GuestSettings:
     memory_mb: int = 256
     boot_timeout: float = 60.0
     kvm_probe_timeout: float = 10.0
+    # Where the probe's outcome is kept until the host reboots (a test keeps its own).
+    kvm_probe_cache: str = "/run/vnetbench-kvm-probe.json"
 
 
 @dataclass(frozen=True)

@@ -155,7 +155,8 @@ def _row(configuration: Configuration) -> dict:
 def progress_line(result: dict, targets: Targets) -> str:
     """What a finished round tells the terminal."""
     rows = result["configurations"]
-    head = f"precision round {result['round']} ({result['cells']} cells)"
+    failed = f", {result['failed_cells']} failed" if result.get("failed_cells") else ""
+    head = f"precision round {result['round']} ({result['cells']} cells{failed})"
     ratios = [row for row in rows if row["has_ratio"]]
     reached = sum(row["reached"] for row in rows)
     ratios_reached = sum(

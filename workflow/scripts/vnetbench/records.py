@@ -40,6 +40,53 @@ def read_optional_json(path: str) -> dict | None:
     return read_json(path) if os.path.exists(path) else None
 
 
+# A cell that could not be measured leaves this placeholder at its record's path, so that the
+# rest of the run (precision rounds, figures, report) goes on with the cells that exist. It
+# holds no measurement; the next run removes it (forget_failed) and measures the cell again.
+FAILED_PREFIX = b'{"failed": true'
+_PLACEHOLDER_MAX = 4096  # bytes: records, with netperf's raw output, are larger
+
+
+def failure_placeholder(platform: str, test: str, size_bytes: int, rep: int, error: str, log: str) -> bytes:
+    first = (error.strip().splitlines() or ["unknown error"])[0][:300]
+    fields = {"platform": platform, "test": test, "size_bytes": size_bytes, "rep": rep, "error": first,
+              "log": log, "failed_at": utc_now()}  # fmt: skip
+    return FAILED_PREFIX + b", " + json.dumps(fields)[1:].encode() + b"\n"
+
+
+def is_failed(record: dict) -> bool:
+    return record.get("failed") is True
+
+
+def split_failed(records: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(measured records, failure placeholders)."""
+    return [r for r in records if not is_failed(r)], [r for r in records if is_failed(r)]
+
+
+def failed_placeholders(root: str = "results/raw") -> list[str]:
+    """Paths of the failure placeholders under `root` (a walk, reading only small files' heads)."""
+    found = []
+    for directory, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(directory, name)
+            try:
+                if os.path.getsize(path) < _PLACEHOLDER_MAX:
+                    with open(path, "rb") as stream:
+                        if stream.read(len(FAILED_PREFIX)) == FAILED_PREFIX:
+                            found.append(path)
+            except OSError:
+                continue
+    return found
+
+
+def forget_failed(root: str = "results/raw") -> list[str]:
+    """Remove the failure placeholders of an earlier run, so that their cells run again."""
+    paths = failed_placeholders(root)
+    for path in paths:
+        os.unlink(path)
+    return paths
+
+
 def config_snapshot(config: dict, directory: str = ".vnetbench/config") -> str:
     """The effective config in a file named after its content, for a process that needs the
     experiment without Snakemake (vnetbench.broker once); written once, never changed."""

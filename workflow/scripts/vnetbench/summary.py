@@ -1,10 +1,12 @@
 """The end-of-run summary: cells done, failed and not yet run, and how to finish the job."""
 
+import json
 import os
 import shlex
 
 from .model import Experiment
 from .precision import per_platform_lines, reached_line, read_plans, targets_of
+from .records import failed_placeholders
 
 _SHOWN = 20  # failed cells listed by name; the rest are counted
 
@@ -30,14 +32,18 @@ def failed_outputs(snakemake_logs) -> set[str]:
 def run_summary(
     experiment: Experiment, run_started: float, command: list[str], snakemake_log: str | None = None
 ) -> str:
-    """A cell failed in this run when Snakemake's log says so, or when it has no record but
-    a log written since `run_started` (its log may be all there is, or nothing, on a full disk)."""
+    """A cell failed in this run when it left a failure placeholder (records.failure_placeholder),
+    when Snakemake's log says so, or when it has no record but a log written since `run_started`
+    (its log may be all there is, or nothing, on a full disk)."""
     plans = read_plans()
     cells = experiment.cells(added=[block for plan in plans for block in plan["add"]])
     reported = failed_outputs(snakemake_log)
+    placeholders = set(failed_placeholders())
     done, failed, missing = 0, [], 0
     for cell in cells:
-        if os.path.exists(cell.path):
+        if cell.path in placeholders:
+            failed.append(cell)
+        elif os.path.exists(cell.path):
             done += 1
         elif cell.path in reported or (
             os.path.exists(cell.log_path) and os.path.getmtime(cell.log_path) >= run_started
@@ -48,14 +54,41 @@ def run_summary(
     lines = [
         f"vnetbench: {len(cells)} cells: {done} done, {len(failed)} failed, {missing} not yet run",
     ]
+    lines += _failed_platforms(experiment, cells, failed)
     for cell in failed[:_SHOWN]:
         lines.append(f"  failed: {cell.path}  (log: {cell.log_path})")
     if len(failed) > _SHOWN:
         lines.append(f"  ... and {len(failed) - _SHOWN} more failed cells (logs under results/logs/cells/)")
+    if placeholders & {cell.path for cell in failed}:
+        lines.append(
+            "  the figures, tables and report were drawn from the cells that were measured; the "
+            "missing ones are named in them"
+        )
     if failed or missing:
         lines.append(f"  to measure what is missing, run again: {shlex.join(command)}")
-    if experiment.precision and plans and not failed and not missing:
+    if experiment.precision and plans and not missing:
         targets = targets_of(experiment)
         lines.append(f"vnetbench: after {len(plans)} round(s), {reached_line(plans[-1], targets)}")
         lines += per_platform_lines(plans[-1], targets)
     return "\n".join(lines)
+
+
+def _failed_platforms(experiment: Experiment, cells: list, failed: list) -> list[str]:
+    """A line per platform with failed cells: how many of its cells, and the first error."""
+    lines = []
+    for platform in experiment.platforms:
+        mine = [cell for cell in failed if cell.platform == platform]
+        if not mine:
+            continue
+        total = sum(cell.platform == platform for cell in cells)
+        what = "every cell" if len(mine) == total else f"{len(mine)} of {total} cells"
+        lines.append(f"  platform {platform}: {what} failed: {_first_error(mine[0])}")
+    return lines
+
+
+def _first_error(cell) -> str:
+    try:
+        with open(cell.path) as stream:
+            return json.load(stream).get("error", "see its log")
+    except (OSError, ValueError):
+        return f"see {cell.log_path}"

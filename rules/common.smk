@@ -3,7 +3,10 @@
 import signal
 import time
 
-from vnetbench import broker, guests, lifecycle, order, wire
+from dataclasses import replace
+
+from vnetbench import broker, guests, lifecycle, order, sizing, wire
+from vnetbench.model import calibration_path
 from vnetbench.records import (
     config_snapshot,
     failed_placeholders,
@@ -147,12 +150,40 @@ def platform_labels(wildcards=None):
     return {p.name: p.label for p in EXPERIMENT.platforms.values()}
 
 
-def guest_image_for(wildcards):
+def guest_image_for(platform):
     """A vm cell's guest image. A rebuilt image (its inputs changed, or it was deleted)
     remeasures the vm cells: the guest they measure changed."""
-    if not EXPERIMENT.platforms[wildcards.platform].virtual_machine:
+    if not EXPERIMENT.platforms[platform].virtual_machine:
         return {}
     return GUEST_IMAGE
+
+
+def cell_inputs(wildcards):
+    """A cell's guest image (vm), and the calibration of its runs (sized runs)."""
+    inputs = dict(guest_image_for(wildcards.platform))
+    size = int(wildcards.size_bytes)
+    if EXPERIMENT.run_length_of(wildcards.test, size) is not None:
+        inputs["calibration"] = calibration_path(wildcards.test, size)
+    return inputs
+
+
+def calibration_inputs(wildcards):
+    return guest_image_for(config["baseline"])
+
+
+def calibration_measurement(wildcards):
+    """A calibration: one timed run of the baseline, without the extra metrics."""
+    measured = EXPERIMENT.measurement(
+        config["baseline"], wildcards.test, int(wildcards.size_bytes)
+    )
+    timed = replace(
+        measured,
+        duration=sizing.CALIBRATION_SECONDS,
+        run_length=None,
+        latency=False,
+        cpu=False,
+    )
+    return timed.as_params()
 
 
 def cell_measurement(wildcards):
@@ -186,7 +217,10 @@ def end_on_sigterm(signum, frame):
 
 onstart:
     signal.signal(signal.SIGTERM, end_on_sigterm)
-    if any(job.rule.name == "cell" for job in workflow.dag.needrun_jobs()):
+    if any(
+        job.rule.name in ("cell", "calibrate")
+        for job in workflow.dag.needrun_jobs()
+    ):
         try:
             lifecycle.start(EXPERIMENT, PREFLIGHT, warmup=config["warmup"])
             RUN["broker"] = broker.Server(broker.Broker(EXPERIMENT, config)).start()

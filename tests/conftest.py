@@ -181,7 +181,7 @@ class Workflow:
 
     def failed(self) -> list[Path]:
         """The failure placeholders that failed cells left."""
-        return sorted(map(Path, failed_placeholders(str(self.directory / "results" / "raw"))))
+        return sorted(map(Path, failed_placeholders((str(self.directory / "results" / "raw"),))))
 
 
 def tiny_config(netserver_port: int | None = None, **overrides) -> dict:

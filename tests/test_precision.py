@@ -7,6 +7,7 @@ from vnetbench import order
 from vnetbench.config import load_experiment
 from vnetbench.precision import (
     Targets,
+    block_pairs,
     needed,
     paired_ratio,
     per_platform_lines,
@@ -117,3 +118,26 @@ def test_blocks_run_back_to_back_in_a_seeded_shuffled_order():
     for a, b in zip(ranked[::2], ranked[1::2], strict=True):
         assert (a[1], a[2], a[3]) == (b[1], b[2], b[3]) and a[0] != b[0]
     assert rank("native", "TCP_RR", 1, 1) < order.FIRST
+
+
+def test_cells_measured_again_in_a_later_run_are_no_pairs_and_get_blocks_of_their_own():
+    """xen's cells failed in a first run and were measured an hour later: its repetitions have
+    no partner measured beside them, so its ratio is undefined and the plan gives it new
+    blocks (with native) instead of pairing it with a native of another hour."""
+    found = records({"native": [100, 100, 100, 100], "xen": [80, 80, 80, 80]})
+    for record in found:
+        hour = 13 if record["platform"] == "xen" else 12
+        record["started_at"] = f"2026-11-29T{hour}:00:{record['rep']:02d}.000Z"
+    assert block_pairs({r["rep"]: r for r in found[4:]}, {r["rep"]: r for r in found[:4]}) == []
+    result = plan(found, {"TCP_RR": "throughput_mbit_s"}, "native", TARGETS)
+    xen = next(row for row in result["configurations"] if row["platform"] == "xen")
+    assert xen["ratio_precision"] is None and not xen["reached"]
+    assert [(block["rep"], block["platforms"]) for block in result["add"]] == [
+        (rep, ["xen", "native"]) for rep in (5, 6, 7, 8)
+    ]
+    # Measured seconds apart, the same records are pairs.
+    for record in found:
+        record["started_at"] = (
+            f"2026-11-29T12:00:{record['rep'] * 2 + (record['platform'] == 'xen'):02d}.000Z"
+        )
+    assert len(block_pairs({r["rep"]: r for r in found[4:]}, {r["rep"]: r for r in found[:4]})) == 4

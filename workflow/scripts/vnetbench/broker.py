@@ -23,11 +23,11 @@ import threading
 import time
 from pathlib import Path
 
-from . import cell, guests, lifecycle, order, wire
+from . import cell, guests, lifecycle, order, sizing, wire
 from .errors import VnetbenchError
 from .hosts import KeptShell
-from .model import Cell, Experiment, Measurement
-from .records import guest_facts, read_optional_json, record_bytes, utc_iso
+from .model import Cell, Experiment, Measurement, calibration_path
+from .records import guest_facts, is_failed, read_json, read_optional_json, record_bytes, utc_iso
 
 
 class BrokerError(VnetbenchError):
@@ -83,13 +83,16 @@ class Broker:
                 ),
             },
         }
+        amount = None
+        if tracked.run_length is not None:
+            amount, extra["calibration"] = _sized(this, tracked.run_length)
         if platform.virtual_machine:
 
             def say(line: str) -> None:  # booting takes seconds: say so on the terminal too
                 log(line)
                 print(f"vnetbench: {line}", file=sys.stderr, flush=True)
 
-            files = guests.Image(*(Path(path) for path in image))
+            files = guests.Image(*(Path(path) for path in image if not path.startswith("results/")))
             state = lifecycle.ensure_guests(self.experiment, files, preflight, self.config["warmup"], say)
             extra["guest"] = guest_facts(state)
         facts = (read_optional_json(preflight) or {}).get("hosts", {})
@@ -105,12 +108,29 @@ class Broker:
             on_this_machine=here,
             hosts_facts=facts,
             extra=extra,
+            amount=amount,
         )
 
     def close(self) -> None:
         for shell in self._shells.values():
             shell.close()
         self._shells.clear()
+
+
+def _sized(this: Cell, run_length: float) -> tuple[int, dict]:
+    """A sized cell's amount (vnetbench.sizing) and what its record says of the calibration."""
+    path = calibration_path(this.test, this.size_bytes)
+    calibration = read_json(path)  # an input of the cell: it exists
+    if is_failed(calibration):
+        raise VnetbenchError(f"its calibration failed ({path}): {calibration['error']}")
+    rate = calibration["transactions_per_s"] or calibration["throughput_mbit_s"]
+    facts = {
+        "path": path,
+        "platform": calibration["platform"],
+        "rate": rate,
+        "measured_at": calibration["started_at"],
+    }
+    return sizing.amount(calibration, run_length), facts
 
 
 class Server:

@@ -7,7 +7,7 @@ netserver does the cell reach the server host, start one, and retry.
 import os
 from dataclasses import asdict
 
-from . import netperf, netserver
+from . import netperf, netserver, sizing
 from .errors import VnetbenchError
 from .hosts import CommandTimedOut, open_session
 from .model import Cell, Measurement, Platform, RunSettings
@@ -37,15 +37,22 @@ class CellFailed(VnetbenchError):
         self.command, self.exit_code, self.output = command, exit_code, output
 
 
-def command(measurement: Measurement, settings: RunSettings) -> list[str]:
-    """The cell's remote command: its netperf run, under a `timeout` that kills it on the
-    host itself (closing an SSH channel would not)."""
+def command(measurement: Measurement, settings: RunSettings, amount: int | None = None) -> list[str]:
+    """The cell's remote command: its netperf run (timed, or of `amount` transactions or bytes),
+    under a `timeout` that kills it on the host itself (closing an SSH channel would not)."""
     m = measurement
     argv = netperf.command(
         m.test, m.size_bytes, m.duration, m.server_address, m.netserver_port, m.netperf, m.netperf_options,
-        latency=m.latency, cpu=m.cpu,
+        latency=m.latency, cpu=m.cpu, amount=amount,
     )  # fmt: skip
-    return ["timeout", "-s", "KILL", f"{int(m.duration) + settings.timeout_margin:g}", *argv]
+    return ["timeout", "-s", "KILL", f"{limit(measurement, settings):g}", *argv]
+
+
+def limit(measurement: Measurement, settings: RunSettings) -> float:
+    """Seconds the run may take before it is killed."""
+    if measurement.run_length is not None:
+        return sizing.kill_after(measurement.run_length, settings.timeout_margin)
+    return int(measurement.duration) + settings.timeout_margin
 
 
 def measure(
@@ -58,21 +65,25 @@ def measure(
     on_this_machine: bool = False,
     hosts_facts: dict | None = None,
     extra: dict | None = None,
+    amount: int | None = None,
 ) -> dict:
     """Run the cell's netperf and return its record (not yet written: that is the cell job's,
     records.write_json_atomic). `session`: an open connection to the client host to run it on;
     by default one is opened and closed. `on_this_machine`: both ends run here (the embedded
     testbed), so a CPU measurement is also taken of the whole machine around the run
     (machine_cpu). `hosts_facts`: the facts of every host (from preflight), of which the
-    record keeps its two hosts'; `extra`: more fields for the record."""
+    record keeps its two hosts'; `extra`: more fields for the record. `amount`: a sized run's
+    transactions or bytes (measurement.run_length set; vnetbench.sizing)."""
+    if (amount is None) != (measurement.run_length is None):
+        raise CellFailed(cell, "a sized run needs its amount, and a timed run none")
     if measurement.client != platform.client.measured_as:
         raise CellFailed(
             cell,
             f"measures client {measurement.client!r}, but the platform's is {platform.client.measured_as!r}",
         )
     server = platform.server
-    limit = int(measurement.duration) + settings.timeout_margin
-    wrapped = command(measurement, settings)
+    bound = limit(measurement, settings)
+    wrapped = command(measurement, settings, amount)
     own_session = session is None
     session = session or open_session(platform.client)
     try:
@@ -80,9 +91,9 @@ def measure(
             started_at = utc_now()
             before = machine_cpu_seconds() if measurement.cpu and on_this_machine else None
             try:
-                result = session.run(wrapped, timeout=limit + _SSH_GRACE)
+                result = session.run(wrapped, timeout=bound + _SSH_GRACE)
             except CommandTimedOut as error:
-                raise CellFailed(cell, f"no answer within {limit + _SSH_GRACE:g} s", error.command) from None
+                raise CellFailed(cell, f"no answer within {bound + _SSH_GRACE:g} s", error.command) from None
             after = machine_cpu_seconds() if before is not None else None
             finished_at = utc_now()
             log(f"attempt {attempt + 1}: exit {result.exit_code} ({started_at} .. {finished_at})")
@@ -100,7 +111,7 @@ def measure(
     if result.exit_code in _KILLED:
         raise CellFailed(
             cell,
-            f"netperf killed after {limit:g} s (duration + timeout_margin)",
+            f"netperf killed after {bound:g} s (its run's bound + timeout_margin)",
             result.command,
             result.exit_code,
             result.output,
@@ -134,7 +145,11 @@ def measure(
         "started_at": started_at,
         "finished_at": finished_at,
         "attempts": attempt + 1,
-        "duration_s": int(measurement.duration),
+        "duration_s": int(measurement.duration) if amount is None else None,
+        # A sized run: its transactions (request/response) or bytes (bulk); the rate is measured.
+        "run": {"kind": "timed", "seconds": int(measurement.duration)}
+        if amount is None
+        else {"kind": "sized", "amount": amount, "target_s": measurement.run_length},
         "client": platform.client.target,
         "server": server.target,
         "server_address": server.address,

@@ -5,7 +5,7 @@ import pandas as pd
 
 from .aggregate import finite_or_nan, group_records, missing_reps, resolve_labels
 from .metrics import RATES, value
-from .precision import paired_ratio
+from .precision import block_pairs, paired_ratio
 
 RATIO_COLUMNS = [
     "figure", "platform", "label", "baseline", "test", "size_bytes", "metric",
@@ -48,12 +48,9 @@ def ratios(
                          "precision_target": target, "flags": "missing"}
                     )  # fmt: skip
                 continue
-            base = {r["rep"]: value(r, metric) for r in groups[(baseline, size)]}
-            pairs = [
-                (value(r, metric), base[r["rep"]])
-                for r in groups[(platform, size)]
-                if base.get(r["rep"]) is not None and value(r, metric) is not None
-            ]
+            base = {r["rep"]: r for r in groups[(baseline, size)] if value(r, metric) is not None}
+            mine = {r["rep"]: r for r in groups[(platform, size)] if value(r, metric) is not None}
+            pairs = [(value(a, metric), value(b, metric)) for a, b in block_pairs(mine, base)]
             if not pairs:
                 continue
             estimate = paired_ratio(pairs)

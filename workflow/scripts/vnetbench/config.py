@@ -219,8 +219,9 @@ def _figure(name: str, spec: dict) -> Figure:
             f"transactions_per_s only with {', '.join(RR_TESTS)}",
         )
     return Figure(
-        name, spec["test"], tuple(sorted(sizes)), spec["metric"], spec["title"], tuple(spec["extra_metrics"])
-    )
+        name, spec["test"], tuple(sorted(sizes)), spec["metric"], spec["title"], tuple(spec["extra_metrics"]),
+        spec["timed_runs"],
+    )  # fmt: skip
 
 
 def _platform(name: str, spec: dict, testbed: Testbed | None) -> Platform:
@@ -319,4 +320,5 @@ def experiment_from_validated(config: dict, workdir: str = ".") -> Experiment:
         precision=Precision(**precision) if precision else None,
         baseline=config["baseline"],
         keep_cpus_awake=config["keep_cpus_awake"],
+        run_length=config["run_length"],
     )

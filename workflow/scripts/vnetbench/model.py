@@ -71,6 +71,7 @@ class Figure:
     metric: str
     title: str
     extra_metrics: tuple[str, ...] = ()  # of EXTRA_METRICS
+    timed_runs: bool = False  # keep timed runs (duration) even where the experiment sizes runs
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,9 @@ class Measurement:
     netserver_port: int
     latency: bool = False  # netperf's latency histogram: P50, P90, P99 ... of every transaction
     cpu: bool = False  # netperf's CPU measurement (-c -C): utilisation and service demand
+    # Runs of a fixed number of transactions (bytes, for bulk tests) sized to last about this
+    # many seconds, from the configuration's calibration (calibration_path); None: timed runs.
+    run_length: float | None = None
 
     def as_params(self) -> dict:
         """The tracked form. Its repr is what Snakemake compares between runs: keep the keys
@@ -123,6 +127,8 @@ class Measurement:
             "netserver_port": self.netserver_port,
         }
         params.update({name: True for name in EXTRA_METRICS if getattr(self, name)})
+        if self.run_length is not None:
+            params["run_length"] = self.run_length
         return params
 
     @classmethod
@@ -174,6 +180,7 @@ class Experiment:
     guest: GuestSettings = GuestSettings()
     precision: Precision | None = None  # None: a fixed number of repetitions, as in the paper
     baseline: str = "native"
+    run_length: float | None = None  # seconds a sized run should last; None: timed runs (duration)
     keep_cpus_awake: bool = True  # while measuring on this machine (vnetbench.machine)
 
     def cells(self, figure: str | None = None, added: tuple[dict, ...] | list[dict] = ()) -> list[Cell]:
@@ -198,11 +205,17 @@ class Experiment:
 
     def protocol(self) -> str:
         """How often each configuration is measured, in words."""
+        runs = f"{self.duration:g} s"
+        if self.run_length is not None:
+            runs = (
+                f"about {self.run_length:g} s (a fixed number of transactions per size, calibrated by a "
+                f"timed run of {self.baseline}; timed runs of {self.duration:g} s where a figure keeps them)"
+            )
         if self.precision is None:
-            return f"{self.repetitions} repetitions of {self.duration:g} s"
+            return f"{self.repetitions} repetitions of {runs}"
         p = self.precision
         return (
-            f"{p.min_repetitions} to {p.max_repetitions} repetitions of {self.duration:g} s (more where "
+            f"{p.min_repetitions} to {p.max_repetitions} repetitions of {runs} (more where "
             f"needed, until the 95% interval of each ratio to {self.baseline} is within +-{p.target:.0%} "
             f"and of each mean within +-{p.value_target:.0%}; {self.baseline} also runs in every block "
             "added for another platform)"
@@ -216,16 +229,29 @@ class Experiment:
     def measurement(self, platform: str, test: str, size_bytes: int) -> Measurement:
         """What the cells of one configuration measure: with the extra metrics that any figure
         showing this test and size asks for (cells are shared between figures)."""
-        extra = {
-            name
-            for figure in self.figures.values()
-            if figure.test == test and size_bytes in figure.sizes
-            for name in figure.extra_metrics
-        }
+        showing = [f for f in self.figures.values() if f.test == test and size_bytes in f.sizes]
+        extra = {name for figure in showing for name in figure.extra_metrics}
         basic = measurement_for(
             self.platforms[platform], test, size_bytes, self.duration, self.netperf_options
         )
-        return replace(basic, latency="latency" in extra, cpu="cpu" in extra)
+        return replace(
+            basic,
+            latency="latency" in extra,
+            cpu="cpu" in extra,
+            run_length=self.run_length_of(test, size_bytes),
+        )
+
+    def run_length_of(self, test: str, size_bytes: int) -> float | None:
+        """How long a sized run of this test and size should last, or None for timed runs."""
+        showing = [f for f in self.figures.values() if f.test == test and size_bytes in f.sizes]
+        if self.run_length is None or any(figure.timed_runs for figure in showing):
+            return None
+        return self.run_length
+
+
+def calibration_path(test: str, size_bytes: int) -> str:
+    """The calibration of sized runs of a test and size: a timed run of the baseline's."""
+    return f"results/calibration/{test}/{size_bytes}.json"
 
 
 def measurement_for(

@@ -23,6 +23,7 @@ import math
 import os
 import statistics
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from .model import Experiment
 from .stats import t_quantile
@@ -97,6 +98,32 @@ class Configuration:
     at_max: bool
 
 
+# Records of one repetition pair only when measured this close in time: a block runs its
+# platforms back to back, seconds apart. A cell measured again in a later run (it failed) has
+# no partner in its block any more: a baseline measured minutes earlier is no pair.
+PAIR_WINDOW_S = 300.0
+
+
+def block_pairs(records: dict[int, dict], baseline: dict[int, dict]) -> list[tuple[dict, dict]]:
+    """(record, baseline record) of the same repetition (block), measured within
+    PAIR_WINDOW_S of each other (records without times pair by repetition alone)."""
+    pairs = []
+    for rep, record in sorted(records.items()):
+        partner = baseline.get(rep)
+        if partner is None:
+            continue
+        if "started_at" in record and "started_at" in partner:
+            apart = abs(_seconds(record["started_at"]) - _seconds(partner["started_at"]))
+            if apart > PAIR_WINDOW_S:
+                continue
+        pairs.append((record, partner))
+    return pairs
+
+
+def _seconds(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
 def plan(records: list[dict], metric_of: dict[str, str], baseline: str, targets: Targets) -> dict:
     """Where the next round adds blocks. `metric_of`: test -> the metric its figures show.
 
@@ -104,23 +131,27 @@ def plan(records: list[dict], metric_of: dict[str, str], baseline: str, targets:
     "platforms": [...]}]}: each added block holds the platforms that need more repetitions,
     with the baseline they are paired with.
     """
-    groups: dict[tuple[str, int], dict[str, dict[int, float]]] = {}
+    groups: dict[tuple[str, int], dict[str, dict[int, dict]]] = {}
     for record in records:
         group = groups.setdefault((record["test"], record["size_bytes"]), {})
-        group.setdefault(record["platform"], {})[record["rep"]] = record[metric_of[record["test"]]]
+        group.setdefault(record["platform"], {})[record["rep"]] = record
     configurations, add = [], []
     for (test, size), by_platform in sorted(groups.items()):
+        metric = metric_of[test]
         base = by_platform.get(baseline, {})
         wanted = {}
         for platform, by_rep in by_platform.items():
             n = len(by_rep)
-            precision = value_precision(list(by_rep.values()))
+            precision = value_precision([record[metric] for record in by_rep.values()])
             want = needed(n, precision, targets.value)
             ratio_precision, has_ratio = None, platform != baseline and bool(base)
             if has_ratio:
-                pairs = [(value, base[rep]) for rep, value in by_rep.items() if rep in base]
+                pairs = [(a[metric], b[metric]) for a, b in block_pairs(by_rep, base)]
                 ratio_precision = paired_ratio(pairs).precision
                 want = max(want, needed(len(pairs), ratio_precision, targets.ratio))
+                # Too few pairs to judge (cells measured again after a failure have none):
+                # enough new blocks for the first round's count of pairs.
+                want = max(want, n + targets.min_repetitions - len(pairs))
             reached = precision <= targets.value and (
                 ratio_precision is None or ratio_precision <= targets.ratio
             )
@@ -130,7 +161,7 @@ def plan(records: list[dict], metric_of: dict[str, str], baseline: str, targets:
                 Configuration(platform, test, size, n, precision, has_ratio, ratio_precision, reached, at_max)
             )
             if not reached and not at_max:
-                wanted[platform] = min(limit, n + min(max(want - n, 1), n)) - n
+                wanted[platform] = min(limit, n + min(max(want - n, 1), max(n, targets.min_repetitions))) - n
         if not wanted:
             continue
         # The baseline goes along into every added block, past its own maximum if need be: the

@@ -63,10 +63,13 @@ def split_failed(records: list[dict]) -> tuple[list[dict], list[dict]]:
     return [r for r in records if not is_failed(r)], [r for r in records if is_failed(r)]
 
 
-def failed_placeholders(root: str = "results/raw") -> list[str]:
-    """Paths of the failure placeholders under `root` (a walk, reading only small files' heads)."""
+RESULT_ROOTS = ("results/raw", "results/calibration")  # where cells and calibrations write
+
+
+def failed_placeholders(roots: tuple[str, ...] = RESULT_ROOTS) -> list[str]:
+    """Paths of the failure placeholders under `roots` (a walk, reading only small files' heads)."""
     found = []
-    for directory, _, names in os.walk(root):
+    for directory, _, names in (entry for root in roots for entry in os.walk(root)):
         for name in names:
             path = os.path.join(directory, name)
             try:
@@ -79,9 +82,9 @@ def failed_placeholders(root: str = "results/raw") -> list[str]:
     return found
 
 
-def forget_failed(root: str = "results/raw") -> list[str]:
+def forget_failed(roots: tuple[str, ...] = RESULT_ROOTS) -> list[str]:
     """Remove the failure placeholders of an earlier run, so that their cells run again."""
-    paths = failed_placeholders(root)
+    paths = failed_placeholders(roots)
     for path in paths:
         os.unlink(path)
     return paths

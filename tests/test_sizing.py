@@ -1,0 +1,66 @@
+"""Sized runs: the amount a run does, from its calibration, and the runs end to end."""
+
+import json
+
+import pytest
+from vnetbench import cell, netperf, sizing
+from vnetbench.model import RunSettings, calibration_path
+
+from .conftest import cell_jobs, tiny_config
+
+
+@pytest.mark.parametrize(
+    "calibration, run_length, amount",
+    [
+        ({"test": "TCP_RR", "size_bytes": 1, "transactions_per_s": 61_234.5}, 0.2, 12_000),
+        ({"test": "UDP_RR", "size_bytes": 1, "transactions_per_s": 8.4}, 0.2, 2),
+        ({"test": "TCP_RR", "size_bytes": 52428800, "transactions_per_s": 0.3}, 0.2, 1),  # at least one
+        # Bulk: bytes, in whole sends of the size (9,000 Mbit/s x 0.1 s / 64 KB = 1,716.6 sends).
+        ({"test": "TCP_STREAM", "size_bytes": 65536, "throughput_mbit_s": 9000.0}, 0.1, 1700 * 65536),
+    ],
+)
+def test_the_amount_lasts_about_the_run_length_at_the_calibrated_rate(calibration, run_length, amount):
+    assert sizing.amount(calibration, run_length) == amount
+
+
+def test_a_sized_run_is_netperf_with_a_negative_length_and_a_bound_of_its_own():
+    from vnetbench.model import Measurement
+
+    m = Measurement("TCP_RR", 64, 1, (), "local", "netperf", "127.0.0.1", 12865, run_length=0.2)
+    argv = cell.command(m, RunSettings(timeout_margin=15), amount=4200)
+    assert argv[:4] == ["timeout", "-s", "KILL", "19"]  # 20 x 0.2 s + 15
+    assert argv[argv.index("-l") + 1] == "-4200"
+    with pytest.raises(ValueError, match="positive whole amount"):
+        netperf.command("TCP_RR", 64, 1, "127.0.0.1", 12865, amount=0)
+
+
+@pytest.mark.slow
+def test_sized_runs_end_to_end_calibrated_once_and_remeasured_with_their_calibration(workflow):
+    config = tiny_config(run_length=0.05)
+    config["figures"]["udp_small"]["timed_runs"] = True
+    workflow.write_config(config)
+    workflow.run()
+    calibrations = sorted((workflow.directory / "results" / "calibration").rglob("*.json"))
+    assert [p.relative_to(workflow.directory).as_posix() for p in calibrations] == [
+        calibration_path("TCP_RR", 1),
+        calibration_path("TCP_RR", 64),
+    ]  # the UDP figure keeps timed runs: no calibration
+    for path in workflow.records():
+        record = json.loads(path.read_text())
+        if record["test"] == "UDP_RR":
+            assert record["run"] == {"kind": "timed", "seconds": 1}
+            continue
+        calibration = json.loads(
+            (workflow.directory / calibration_path("TCP_RR", record["size_bytes"])).read_text()
+        )
+        amount = sizing.amount(calibration, 0.05)
+        assert record["run"] == {"kind": "sized", "amount": amount, "target_s": 0.05}
+        assert record["transactions"] == amount and f"-l -{amount}" in record["command"]
+        assert record["calibration"]["rate"] == calibration["transactions_per_s"]
+        assert calibration["raw_output"] and calibration["rep"] == 0
+    # A new calibration of one size remeasures exactly that size's cells.
+    (workflow.directory / calibration_path("TCP_RR", 64)).unlink()
+    planned = workflow.planned()
+    assert planned.get("calibrate") == 1 and planned.get("cell") == 2
+    done = workflow.run()
+    assert cell_jobs(done) == 2

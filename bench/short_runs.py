@@ -3,9 +3,9 @@
     .venv/bin/python bench/short_runs.py [BLOCKS] [RUN_LENGTH]   (needs root; defaults 20, 0.2)
 
 On an embedded testbed (native, openvz, xen; CPUs kept awake, as in a run), for a sample of each
-figure's sizes: a calibration (one timed 1-s run of native, as the workflow's), then BLOCKS
-blocks. Each block runs every platform once with a sized run (vnetbench.sizing: the amount that
-lasts RUN_LENGTH s at native's calibrated rate) and once with a 1-s timed run, the two kinds in
+figure's sizes: a calibration of every platform (one timed 1-s run, as the workflow's), then
+BLOCKS blocks. Each block runs every platform once with a sized run (vnetbench.sizing: the amount
+that lasts RUN_LENGTH s at its calibrated rate) and once with a 1-s timed run, the two kinds in
 a random order and the platforms in a random order within each (seeded), so drift spreads
 over both kinds. Both are the cell's own command on kept shells (cell.command).
 
@@ -51,13 +51,16 @@ def geometric_mean(values) -> float:
 def main(blocks: int, run_length: float) -> None:
     with embedded_testbed(PLATFORMS) as (experiment, shells):
         print(f"sized runs of about {run_length:g} s against 1-s timed runs, {blocks} blocks per size\n")
-        print("| test | size | amount | platform | ratio to native, sized | ratio to native, 1 s | "
-              "sized/1 s | verdict | rate sized/1 s (native) | s per block (sized, 1 s) |")  # fmt: skip
+        print("| test | size | amount (native, platform) | platform | ratio to native, sized "
+              "| ratio to native, 1 s | sized/1 s | verdict | rate sized/1 s (native) "
+              "| s per block (sized, 1 s) |")  # fmt: skip
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for test, size in SAMPLE:
-            calibration_rate, _ = run(experiment, shells["native"], "native", test, size)
-            calibration = {"test": test, "size_bytes": size, "transactions_per_s": calibration_rate}
-            amount = sizing.amount(calibration, run_length)
+            amount = {}
+            for platform in PLATFORMS:
+                rate, _ = run(experiment, shells[platform], platform, test, size)
+                calibration = {"test": test, "size_bytes": size, "transactions_per_s": rate}
+                amount[platform] = sizing.amount(calibration, run_length)
             rates = {kind: {p: [] for p in PLATFORMS} for kind in ("sized", "timed")}
             walls = {"sized": 0.0, "timed": 0.0}
             for block in range(blocks):
@@ -81,7 +84,7 @@ def main(blocks: int, run_length: float) -> None:
                 q, low, high = quotient_interval(sized, timed, geometric_mean)
                 absolute = quotient_interval(native_sized, native_timed, statistics.median)
                 print(
-                    f"| {test} | {size} | {amount} | {platform} "
+                    f"| {test} | {size} | {amount['native']}, {amount[platform]} | {platform} "
                     f"| {short.ratio:.3f} [{short.low:.3f}, {short.high:.3f}] (+-{short.precision:.1%}) "
                     f"| {long.ratio:.3f} [{long.low:.3f}, {long.high:.3f}] (+-{long.precision:.1%}) "
                     f"| {q:.3f} [{low:.3f}, {high:.3f}] | {verdict(low, high, blocks, 'differ', 'differ')} "

@@ -5,7 +5,7 @@ import time
 
 from dataclasses import replace
 
-from vnetbench import broker, guests, lifecycle, order, sizing, wire
+from vnetbench import broker, guests, lifecycle, order, wire
 from vnetbench.model import calibration_path
 from vnetbench.records import (
     config_snapshot,
@@ -109,15 +109,15 @@ RATIO_TARGET = EXPERIMENT.precision.target if EXPERIMENT.precision else None
 VALUE_TARGET = EXPERIMENT.precision.value_target if EXPERIMENT.precision else None
 
 
+PRIORITY = order.Priorities(EXPERIMENT, SHUFFLED, config["run_order_seed"])
+
+
 def cell_priority(wildcards):
-    return order.priority(
-        EXPERIMENT,
+    return PRIORITY(
         wildcards.platform,
         wildcards.test,
         int(wildcards.size_bytes),
         int(wildcards.rep),
-        SHUFFLED,
-        config["run_order_seed"],
     )
 
 
@@ -163,27 +163,22 @@ def cell_inputs(wildcards):
     inputs = dict(guest_image_for(wildcards.platform))
     size = int(wildcards.size_bytes)
     if EXPERIMENT.run_length_of(wildcards.test, size) is not None:
-        inputs["calibration"] = calibration_path(wildcards.test, size)
+        inputs["calibration"] = calibration_path(
+            wildcards.platform, wildcards.test, size
+        )
     return inputs
 
 
 def calibration_inputs(wildcards):
-    return guest_image_for(config["baseline"])
+    return guest_image_for(wildcards.platform)
 
 
 def calibration_measurement(wildcards):
-    """A calibration: one timed run of the baseline, without the extra metrics."""
+    """A calibration: one timed run of the configuration, without the extra metrics."""
     measured = EXPERIMENT.measurement(
-        config["baseline"], wildcards.test, int(wildcards.size_bytes)
+        wildcards.platform, wildcards.test, int(wildcards.size_bytes)
     )
-    timed = replace(
-        measured,
-        duration=sizing.CALIBRATION_SECONDS,
-        run_length=None,
-        latency=False,
-        cpu=False,
-    )
-    return timed.as_params()
+    return replace(measured, run_length=None, latency=False, cpu=False).as_params()
 
 
 def cell_measurement(wildcards):

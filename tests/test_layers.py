@@ -10,7 +10,7 @@ PACKAGE = Path(vnetbench.__file__).parent
 BOTTOM = {"model", "errors", "atomic", "sizes", "stats", "wire", "machine"}
 ANALYSIS = {"aggregate", "comparison", "metrics", "plots", "precision", "provenance", "stats", "summary"}
 RUNNING = {"broker", "cell", "guests", "guest_image", "hosts", "lifecycle", "netperf", "netserver"}
-RUNNING |= {"preflight", "sshd", "testbed", "config", "__main__"}
+RUNNING |= {"preflight", "sshd", "testbed", "config", "sizing", "__main__"}
 
 
 def imports_of(module: str) -> set[str]:

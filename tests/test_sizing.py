@@ -59,7 +59,7 @@ def test_sized_runs_end_to_end_calibrated_once_and_remeasured_with_their_calibra
         assert record["calibration"]["rate"] == calibration["transactions_per_s"]
         assert calibration["raw_output"] and calibration["rep"] == 0
     # A new calibration of one size remeasures exactly that size's cells.
-    (workflow.directory / calibration_path("TCP_RR", 64)).unlink()
+    (workflow.directory / calibration_path("native", "TCP_RR", 64)).unlink()
     planned = workflow.planned()
     assert planned.get("calibrate") == 1 and planned.get("cell") == 2
     done = workflow.run()

@@ -119,7 +119,7 @@ class Broker:
 
 def _sized(this: Cell, run_length: float) -> tuple[int, dict]:
     """A sized cell's amount (vnetbench.sizing) and what its record says of the calibration."""
-    path = calibration_path(this.test, this.size_bytes)
+    path = calibration_path(this.platform, this.test, this.size_bytes)
     calibration = read_json(path)  # an input of the cell: it exists
     if is_failed(calibration):
         raise VnetbenchError(f"its calibration failed ({path}): {calibration['error']}")

@@ -208,8 +208,8 @@ class Experiment:
         runs = f"{self.duration:g} s"
         if self.run_length is not None:
             runs = (
-                f"about {self.run_length:g} s (a fixed number of transactions per size, calibrated by a "
-                f"timed run of {self.baseline}; timed runs of {self.duration:g} s where a figure keeps them)"
+                f"about {self.run_length:g} s (a fixed number of transactions per configuration, calibrated "
+                f"by a timed run of it; timed runs of {self.duration:g} s where a figure keeps them)"
             )
         if self.precision is None:
             return f"{self.repetitions} repetitions of {runs}"

@@ -48,9 +48,28 @@ def priority(
 ) -> int:
     """Higher runs first: repetition, then block, then platform within the block. Above the
     other jobs' (0): a figure's table waits for the cells still to measure."""
-    block = block_order(experiment, rep, shuffled, seed).index((test, size))
-    within = platform_order(experiment, test, size, rep, shuffled, seed).index(platform)
-    return _TOP - ((rep * _BLOCKS + block) * _PLATFORMS + within)
+    return Priorities(experiment, shuffled, seed)(platform, test, size, rep)
+
+
+class Priorities:
+    """`priority` for every cell of one run, each repetition's and block's order drawn once:
+    Snakemake asks for every cell while it builds the DAG."""
+
+    def __init__(self, experiment: Experiment, shuffled: bool, seed: int):
+        self.experiment, self.shuffled, self.seed = experiment, shuffled, seed
+        self._blocks: dict[int, dict[tuple[str, int], int]] = {}
+        self._platforms: dict[tuple[str, int, int], dict[str, int]] = {}
+
+    def __call__(self, platform: str, test: str, size: int, rep: int) -> int:
+        if rep not in self._blocks:
+            ordered = block_order(self.experiment, rep, self.shuffled, self.seed)
+            self._blocks[rep] = {block: index for index, block in enumerate(ordered)}
+        key = (test, size, rep)
+        if key not in self._platforms:
+            ordered = platform_order(self.experiment, test, size, rep, self.shuffled, self.seed)
+            self._platforms[key] = {name: index for index, name in enumerate(ordered)}
+        block, within = self._blocks[rep][(test, size)], self._platforms[key][platform]
+        return _TOP - ((rep * _BLOCKS + block) * _PLATFORMS + within)
 
 
 _TOP = 10**12

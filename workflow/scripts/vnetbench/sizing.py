@@ -4,8 +4,9 @@ A run's noise does not shrink with its length here (the placement of its two end
 machine's state when its connection starts are drawn once per run), so precision per minute
 grows with the number of runs: many short runs beat a few long ones. A sized run does a fixed
 number of transactions (request/response: netperf -l -N) or bytes (bulk: -l -BYTES), found
-from a calibration: one timed run of the configuration on the baseline. Every platform of a
-configuration then does the same work, as in the paper every platform ran the same time.
+from a calibration: one timed run of the configuration (platform, test, size) itself, so that
+every platform's runs last about as long (an emulated guest does a tenth of native's work in
+the same time at large sizes).
 
 Pure functions; the calibration is a cell record (vnetbench.cell) kept in results/calibration.
 """
@@ -13,8 +14,6 @@ Pure functions; the calibration is a cell record (vnetbench.cell) kept in result
 import math
 
 from .model import RR_TESTS
-
-CALIBRATION_SECONDS = 1  # the timed run a calibration measures
 
 
 def amount(calibration: dict, run_length: float) -> int:

@@ -1,24 +1,57 @@
-"""Dry-run time over the paper's full grid once every cell exists (budget: 3 s).
+"""How long Snakemake takes to build the DAG, against its own start-up (`snakemake --version`).
 
-Builds the paper's grid for three platforms (3 x 36 sizes x 10 repetitions =
-1,080 cells), writes a synthetic record for every cell (named as such: no
-netperf runs here), lets Snakemake build the figures, then times
-`snakemake -n figures`, which must find nothing to do.
+1. The default config (config/config.yaml) with nothing measured: `snakemake -n figures` in a
+   copy of the workflow, the first round's cells and calibrations planned (budget: 2x
+   Snakemake's own start-up).
+2. The paper's full grid once every cell exists (budget: 3 s): the paper's grid for three
+   platforms (3 x 36 sizes x 10 repetitions = 1,080 cells), a synthetic record for every cell
+   (named as such: no netperf runs here), the figures built, then `snakemake -n figures`, which
+   must find nothing to do.
 
     .venv/bin/python bench/dry_run.py
 """
 
 import json
+import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
-from common import ROOT, snakemake, workflow_copy
+from common import ROOT, SNAKEMAKE, snakemake, workflow_copy
 from vnetbench.config import load_experiment
 
 
+def best_of(times: int, *argv: str, cwd: Path) -> tuple[float, float]:
+    timings = []
+    for _ in range(times):
+        began = time.monotonic()
+        subprocess.run(argv, cwd=cwd, capture_output=True, check=True)
+        timings.append(time.monotonic() - began)
+    return min(timings), max(timings)
+
+
+def default_config_with_nothing_measured() -> None:
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    with tempfile.TemporaryDirectory(prefix="vnetbench-dry-") as tmp:
+        flow = workflow_copy(Path(tmp) / "flow", config)
+        done = snakemake(flow, "-n", "figures")
+        jobs = [line.split() for line in (done.stdout + done.stderr).splitlines()]
+        counts = {row[0]: row[1] for row in jobs if len(row) == 2 and row[1].isdigit()}
+        dry = best_of(3, SNAKEMAKE, "--cores", "1", "-n", "figures", cwd=flow)
+        version = best_of(3, SNAKEMAKE, "--version", cwd=flow)
+        print(
+            f"default config, nothing measured: {counts.get('cell')} cells, "
+            f"{counts.get('calibrate', 0)} calibrations"
+        )
+        print(
+            f"  snakemake -n figures: {dry[0]:.2f}-{dry[1]:.2f} s; snakemake --version: {version[0]:.2f}-"
+            f"{version[1]:.2f} s; ratio of the best {dry[0] / version[0]:.2f} (budget 2)"
+        )
+
+
 def main() -> None:
+    default_config_with_nothing_measured()
     config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     base = next(iter(config["platforms"].values()))
     config["platforms"] = {name: {**base, "label": name} for name in ("native", "openvz", "xen")}

@@ -1,6 +1,7 @@
 """Do short sized runs measure what 1-s timed runs measure? Ratio to native and absolute rate.
 
-    .venv/bin/python bench/short_runs.py [BLOCKS] [RUN_LENGTH]   (needs root; defaults 20, 0.2)
+    .venv/bin/python bench/short_runs.py [BLOCKS] [RUN_LENGTH] [TEST:SIZE,...]
+    (needs root; defaults 20 blocks, 0.2 s, the sample below)
 
 On an embedded testbed (native, openvz, xen; CPUs kept awake, as in a run), for a sample of each
 figure's sizes: a calibration of every platform (one timed 1-s run, as the workflow's), then
@@ -37,7 +38,7 @@ PLATFORMS = ("native", "openvz", "xen")
 
 def run(experiment, shell, platform, test, size, amount=None, run_length=None) -> tuple[float, float]:
     """(rate, seconds of wall time) of one run of the cell's command."""
-    measurement = replace(experiment.measurement(platform, test, size), run_length=run_length)
+    measurement = replace(experiment.measurement(platform, test, size), run_length=run_length, runs=1)
     began = time.monotonic()
     output = shell.run(cell.command(measurement, experiment.run, amount), timeout=120).output
     wall = time.monotonic() - began
@@ -48,14 +49,14 @@ def geometric_mean(values) -> float:
     return math.exp(statistics.fmean(math.log(v) for v in values))
 
 
-def main(blocks: int, run_length: float) -> None:
+def main(blocks: int, run_length: float, sample: list[tuple[str, int]]) -> None:
     with embedded_testbed(PLATFORMS) as (experiment, shells):
         print(f"sized runs of about {run_length:g} s against 1-s timed runs, {blocks} blocks per size\n")
         print("| test | size | amount (native, platform) | platform | ratio to native, sized "
               "| ratio to native, 1 s | sized/1 s | verdict | rate sized/1 s (native) "
               "| s per block (sized, 1 s) |")  # fmt: skip
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-        for test, size in SAMPLE:
+        for test, size in sample:
             amount = {}
             for platform in PLATFORMS:
                 rate, _ = run(experiment, shells[platform], platform, test, size)
@@ -67,12 +68,8 @@ def main(blocks: int, run_length: float) -> None:
                 rng = random.Random(f"2007/{test}/{size}/{block}")
                 for kind in rng.sample(["sized", "timed"], 2):
                     for platform in rng.sample(PLATFORMS, len(PLATFORMS)):
-                        if kind == "sized":
-                            value, wall = run(
-                                experiment, shells[platform], platform, test, size, amount, run_length
-                            )
-                        else:
-                            value, wall = run(experiment, shells[platform], platform, test, size)
+                        sized = (amount[platform], run_length) if kind == "sized" else ()
+                        value, wall = run(experiment, shells[platform], platform, test, size, *sized)
                         rates[kind][platform].append(value)
                         walls[kind] += wall
             native_sized, native_timed = rates["sized"]["native"], rates["timed"]["native"]
@@ -96,4 +93,13 @@ def main(blocks: int, run_length: float) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20, float(sys.argv[2]) if len(sys.argv) > 2 else 0.2)
+    chosen = (
+        [(t, int(s)) for t, s in (p.split(":") for p in sys.argv[3].split(","))]
+        if len(sys.argv) > 3
+        else SAMPLE
+    )
+    main(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 20,
+        float(sys.argv[2]) if len(sys.argv) > 2 else 0.2,
+        chosen,
+    )

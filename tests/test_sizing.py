@@ -34,9 +34,32 @@ def test_a_sized_run_is_netperf_with_a_negative_length_and_a_bound_of_its_own():
         netperf.command("TCP_RR", 64, 1, "127.0.0.1", 12865, amount=0)
 
 
+def test_several_runs_per_cell_are_one_command_and_their_mean(netserver_port):
+    from vnetbench.hosts import LocalSession
+    from vnetbench.model import Host, Measurement
+
+    m = Measurement(
+        "TCP_RR", 1, 1, (), "local", "netperf", "127.0.0.1", netserver_port, run_length=0.02, runs=3
+    )
+    done = LocalSession(Host("client", "local")).run(cell.command(m, RunSettings(), amount=500), timeout=30)
+    assert done.exit_code == 0, done.output
+    outputs = cell.split_runs(done.output, 3)
+    results = [netperf.parse_result("TCP_RR", 1, output) for output in outputs]
+    assert len(results) == 3 and all(r.transactions == 500 for r in results)
+    combined = netperf.combine(results)
+    assert combined.transactions == 1500
+    assert combined.transactions_per_s == pytest.approx(sum(r.transactions_per_s for r in results) / 3)
+    # A run that fails stops the cell with its exit code, as a single run would.
+    broken = Measurement("TCP_RR", 1, 1, (), "local", "netperf", "127.0.0.1", 1, run_length=0.02, runs=3)
+    done = LocalSession(Host("client", "local")).run(
+        cell.command(broken, RunSettings(), amount=5), timeout=30
+    )
+    assert done.exit_code != 0 and done.output.count("vnetbench-run-end") == 1
+
+
 @pytest.mark.slow
 def test_sized_runs_end_to_end_calibrated_once_and_remeasured_with_their_calibration(workflow):
-    config = tiny_config(run_length=0.05)
+    config = tiny_config(run_length=0.05, runs_per_cell=2)
     config["figures"]["udp_small"]["timed_runs"] = True
     workflow.write_config(config)
     workflow.run()
@@ -54,8 +77,13 @@ def test_sized_runs_end_to_end_calibrated_once_and_remeasured_with_their_calibra
             (workflow.directory / calibration_path("TCP_RR", record["size_bytes"])).read_text()
         )
         amount = sizing.amount(calibration, 0.05)
-        assert record["run"] == {"kind": "sized", "amount": amount, "target_s": 0.05}
-        assert record["transactions"] == amount and f"-l -{amount}" in record["command"]
+        assert record["run"] == {"kind": "sized", "amount": amount, "target_s": 0.05, "runs": 2}
+        assert record["transactions"] == 2 * amount and f"-l -{amount}" in record["command"]
+        assert [run["transactions"] for run in record["runs"]] == [amount, amount]
+        assert record["transactions_per_s"] == pytest.approx(
+            sum(run["transactions_per_s"] for run in record["runs"]) / 2
+        )
+        assert all("TRANSACTION_RATE=" in run["raw_output"] for run in record["runs"])
         assert record["calibration"]["rate"] == calibration["transactions_per_s"]
         assert calibration["raw_output"] and calibration["rep"] == 0
     # A new calibration of one size remeasures exactly that size's cells.

@@ -9,7 +9,7 @@ from dataclasses import asdict
 
 from . import netperf, netserver, sizing
 from .errors import VnetbenchError
-from .hosts import CommandTimedOut, open_session
+from .hosts import CommandTimedOut, open_session, shell
 from .model import Cell, Measurement, Platform, RunSettings
 from .records import utc_now
 
@@ -39,13 +39,40 @@ class CellFailed(VnetbenchError):
 
 def command(measurement: Measurement, settings: RunSettings, amount: int | None = None) -> list[str]:
     """The cell's remote command: its netperf run (timed, or of `amount` transactions or bytes),
-    under a `timeout` that kills it on the host itself (closing an SSH channel would not)."""
+    under a `timeout` that kills it on the host itself (closing an SSH channel would not); for
+    several runs, each one so, back to back, each output followed by a line with its exit code."""
     m = measurement
     argv = netperf.command(
         m.test, m.size_bytes, m.duration, m.server_address, m.netserver_port, m.netperf, m.netperf_options,
         latency=m.latency, cpu=m.cpu, amount=amount,
     )  # fmt: skip
-    return ["timeout", "-s", "KILL", f"{limit(measurement, settings):g}", *argv]
+    one = ["timeout", "-s", "KILL", f"{limit(measurement, settings):g}", *argv]
+    return one if m.runs == 1 else shell(_RUNS, str(m.runs), *one)
+
+
+# Several runs in one remote command (one round trip): stop at the first that fails, and exit
+# with its code, as a single run would.
+_RUN_END = "vnetbench-run-end"
+_RUNS = f"""
+runs=$1; shift
+i=0
+while [ "$i" -lt "$runs" ]; do
+  "$@"; code=$?
+  echo "{_RUN_END} $code"
+  [ "$code" -eq 0 ] || exit "$code"
+  i=$((i + 1))
+done
+"""
+
+
+def split_runs(output: str, runs: int) -> list[str]:
+    """The outputs of a cell's runs (see command)."""
+    if runs == 1:
+        return [output]
+    parts = []
+    for chunk in output.split(f"{_RUN_END} ")[:-1]:
+        parts.append(chunk.split("\n", 1)[1] if parts else chunk)
+    return parts
 
 
 def limit(measurement: Measurement, settings: RunSettings) -> float:
@@ -82,7 +109,7 @@ def measure(
             f"measures client {measurement.client!r}, but the platform's is {platform.client.measured_as!r}",
         )
     server = platform.server
-    bound = limit(measurement, settings)
+    bound = limit(measurement, settings) * measurement.runs
     wrapped = command(measurement, settings, amount)
     own_session = session is None
     session = session or open_session(platform.client)
@@ -118,14 +145,19 @@ def measure(
         )
     if result.exit_code != 0:
         raise CellFailed(cell, "netperf failed", result.command, result.exit_code, result.output)
+    outputs = split_runs(result.output, measurement.runs)
     try:
-        parsed = netperf.parse_result(
-            cell.test, cell.size_bytes, result.output, measurement.latency, measurement.cpu
-        )
+        if len(outputs) != measurement.runs:
+            raise netperf.NetperfOutputError(f"{len(outputs)} runs, not {measurement.runs}", result.output)
+        results = [
+            netperf.parse_result(cell.test, cell.size_bytes, output, measurement.latency, measurement.cpu)
+            for output in outputs
+        ]
     except netperf.NetperfOutputError as error:
         raise CellFailed(
             cell, str(error).splitlines()[0], result.command, result.exit_code, result.output
         ) from None
+    parsed = netperf.combine(results)
 
     # The extra metrics appear only when asked for: records keep their shape otherwise.
     measured = {
@@ -149,17 +181,33 @@ def measure(
         # A sized run: its transactions (request/response) or bytes (bulk); the rate is measured.
         "run": {"kind": "timed", "seconds": int(measurement.duration)}
         if amount is None
-        else {"kind": "sized", "amount": amount, "target_s": measurement.run_length},
+        else {
+            "kind": "sized",
+            "amount": amount,
+            "target_s": measurement.run_length,
+            "runs": measurement.runs,
+        },
         "client": platform.client.target,
         "server": server.target,
         "server_address": server.address,
         "command": result.command,
         "raw_output": result.output,
     }
+    if measurement.runs > 1:
+        # Each run's own figures and output; the cell's are their mean (netperf.combine).
+        record["runs"] = [
+            {**_figures(run), "raw_output": output} for run, output in zip(results, outputs, strict=True)
+        ]
     if hosts_facts is not None:
         record["client_facts"] = hosts_facts.get(platform.client.name, {})
         record["server_facts"] = hosts_facts.get(platform.server.name, {})
     return record | (extra or {})
+
+
+def _figures(run: netperf.NetperfResult) -> dict:
+    """What a record keeps of one of its cell's runs."""
+    skip = {"test", "size_bytes"}
+    return {key: value for key, value in asdict(run).items() if value is not None and key not in skip}
 
 
 def machine_cpu_seconds() -> tuple[float, float]:

@@ -56,6 +56,8 @@ def load_experiment(config: dict, config_files: list[str] = (), workdir: str = "
     if problem:
         index, text = problem
         raise ConfigError(f"netperf_options[{index}]", text, allowed_options_text())
+    if config["runs_per_cell"] != 1 and config["run_length"] is None:
+        raise ConfigError("runs_per_cell", "only with sized runs", "run_length set, or runs_per_cell: 1")
     precision = config["precision"]
     if precision and precision["min_repetitions"] > precision["max_repetitions"]:
         raise ConfigError(
@@ -321,4 +323,5 @@ def experiment_from_validated(config: dict, workdir: str = ".") -> Experiment:
         baseline=config["baseline"],
         keep_cpus_awake=config["keep_cpus_awake"],
         run_length=config["run_length"],
+        runs_per_cell=config["runs_per_cell"],
     )

@@ -103,7 +103,10 @@ def warm_up(experiment: Experiment, platforms: list[Platform]) -> None:
         for platform in platforms:
             warm = Cell(platform.name, figure.test, figure.sizes[0], 0)
             measurement = replace(
-                experiment.measurement(platform.name, figure.test, figure.sizes[0]), duration=1
+                experiment.measurement(platform.name, figure.test, figure.sizes[0]),
+                duration=1,
+                run_length=None,  # a timed second: a warm-up needs no calibration
+                runs=1,
             )
             try:
                 cell.measure(warm, platform, measurement, experiment.run, log=lambda line: None)

@@ -111,6 +111,7 @@ class Measurement:
     # Runs of a fixed number of transactions (bytes, for bulk tests) sized to last about this
     # many seconds, from the configuration's calibration (calibration_path); None: timed runs.
     run_length: float | None = None
+    runs: int = 1  # netperf runs back to back in the cell; its value is their mean
 
     def as_params(self) -> dict:
         """The tracked form. Its repr is what Snakemake compares between runs: keep the keys
@@ -129,6 +130,8 @@ class Measurement:
         params.update({name: True for name in EXTRA_METRICS if getattr(self, name)})
         if self.run_length is not None:
             params["run_length"] = self.run_length
+        if self.runs != 1:
+            params["runs"] = self.runs
         return params
 
     @classmethod
@@ -181,6 +184,7 @@ class Experiment:
     precision: Precision | None = None  # None: a fixed number of repetitions, as in the paper
     baseline: str = "native"
     run_length: float | None = None  # seconds a sized run should last; None: timed runs (duration)
+    runs_per_cell: int = 1  # sized runs only: netperf runs per cell, its value their mean
     keep_cpus_awake: bool = True  # while measuring on this machine (vnetbench.machine)
 
     def cells(self, figure: str | None = None, added: tuple[dict, ...] | list[dict] = ()) -> list[Cell]:
@@ -207,9 +211,10 @@ class Experiment:
         """How often each configuration is measured, in words."""
         runs = f"{self.duration:g} s"
         if self.run_length is not None:
+            each = f"the mean of {self.runs_per_cell} runs of" if self.runs_per_cell > 1 else "runs of"
             runs = (
-                f"about {self.run_length:g} s (a fixed number of transactions per configuration, calibrated "
-                f"by a timed run of it; timed runs of {self.duration:g} s where a figure keeps them)"
+                f"{each} about {self.run_length:g} s (a fixed number of transactions per configuration, "
+                f"calibrated by a timed run of it; timed runs of {self.duration:g} s where figures keep them)"
             )
         if self.precision is None:
             return f"{self.repetitions} repetitions of {runs}"
@@ -234,11 +239,10 @@ class Experiment:
         basic = measurement_for(
             self.platforms[platform], test, size_bytes, self.duration, self.netperf_options
         )
+        run_length = self.run_length_of(test, size_bytes)
+        runs = self.runs_per_cell if run_length is not None else 1
         return replace(
-            basic,
-            latency="latency" in extra,
-            cpu="cpu" in extra,
-            run_length=self.run_length_of(test, size_bytes),
+            basic, latency="latency" in extra, cpu="cpu" in extra, run_length=run_length, runs=runs
         )
 
     def run_length_of(self, test: str, size_bytes: int) -> float | None:
@@ -249,9 +253,9 @@ class Experiment:
         return self.run_length
 
 
-def calibration_path(test: str, size_bytes: int) -> str:
-    """The calibration of sized runs of a test and size: a timed run of the baseline's."""
-    return f"results/calibration/{test}/{size_bytes}.json"
+def calibration_path(platform: str, test: str, size_bytes: int) -> str:
+    """The calibration of a configuration's sized runs: one timed run of it."""
+    return f"results/calibration/{platform}/{test}/{size_bytes}.json"
 
 
 def measurement_for(

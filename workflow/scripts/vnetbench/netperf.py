@@ -302,6 +302,44 @@ def _numbers(values: dict[str, str], text: str) -> dict[str, float]:
     return numbers
 
 
+def combine(results: list[NetperfResult]) -> NetperfResult:
+    """Several runs of one cell as one result: the mean of their rates (each run is one draw
+    of the run-to-run noise, so the mean of k varies as 1/sqrt(k) of one), the mean of their
+    latency percentiles and CPU figures, the sums of what they counted and of their times."""
+    if len(results) == 1:
+        return results[0]
+
+    def mean(values):
+        return sum(values) / len(values)
+
+    def mean_of_dicts(dicts):
+        if dicts[0] is None:
+            return None
+        numeric = {key for key, value in dicts[0].items() if isinstance(value, int | float)}
+        return {key: mean([d[key] for d in dicts]) if key in numeric else dicts[0][key] for key in dicts[0]}
+
+    def total(name):
+        values = [getattr(r, name) for r in results]
+        return None if values[0] is None else sum(values)
+
+    first = results[0]
+    return NetperfResult(
+        test=first.test,
+        size_bytes=first.size_bytes,
+        throughput_mbit_s=mean([r.throughput_mbit_s for r in results]),
+        transactions_per_s=None
+        if first.transactions_per_s is None
+        else mean([r.transactions_per_s for r in results]),
+        transactions=total("transactions"),
+        bytes_received=total("bytes_received"),
+        datagrams_sent=total("datagrams_sent"),
+        datagrams_received=total("datagrams_received"),
+        elapsed_s=round(total("elapsed_s"), 3),
+        latency_us=mean_of_dicts([r.latency_us for r in results]),
+        cpu=mean_of_dicts([r.cpu for r in results]),
+    )
+
+
 def parse_version(text: str) -> str:
     """'Netperf version 2.7.0' -> '2.7.0'."""
     for line in text.splitlines():

@@ -3,7 +3,7 @@
 
 rule cell:
     input:
-        unpack(cell_inputs),
+        unpack(guest_image_for),
     output:
         "results/raw/{platform}/{test}/{size_bytes}/{rep}.json",
     log:
@@ -23,26 +23,4 @@ rule cell:
     shell:
         '"$VNETBENCH_PYTHON" -I -S "$VNETBENCH_CELL_CLIENT" {output:q} {log:q} {wildcards.platform}'
         " {wildcards.test} {wildcards.size_bytes} {wildcards.rep} {params.measurement:q}"
-        ' {params.preflight:q} "$VNETBENCH_CONFIG_SNAPSHOT" {input:q}'
-
-
-# Sized runs (run_length): the amount of a configuration's runs comes from one timed run of
-# it (vnetbench.sizing), kept with its raw output. An input of the configuration's cells:
-# calibrating again remeasures them, so runs of two sizes never meet in one statistic.
-rule calibrate:
-    input:
-        unpack(calibration_inputs),
-    output:
-        "results/calibration/{platform}/{test}/{size_bytes}.json",
-    log:
-        "results/logs/calibration/{platform}/{test}/{size_bytes}.log",
-    priority: order.FIRST - 1
-    resources:
-        testbed=1,
-    params:
-        measurement=calibration_measurement,
-        preflight=PREFLIGHT,
-    shell:
-        '"$VNETBENCH_PYTHON" -I -S "$VNETBENCH_CELL_CLIENT" {output:q} {log:q} {wildcards.platform}'
-        " {wildcards.test} {wildcards.size_bytes} 0 {params.measurement:q}"
         ' {params.preflight:q} "$VNETBENCH_CONFIG_SNAPSHOT" {input:q}'

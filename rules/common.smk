@@ -3,10 +3,7 @@
 import signal
 import time
 
-from dataclasses import replace
-
 from vnetbench import broker, guests, lifecycle, order, wire
-from vnetbench.model import calibration_path
 from vnetbench.records import (
     config_snapshot,
     failed_placeholders,
@@ -150,35 +147,12 @@ def platform_labels(wildcards=None):
     return {p.name: p.label for p in EXPERIMENT.platforms.values()}
 
 
-def guest_image_for(platform):
+def guest_image_for(wildcards):
     """A vm cell's guest image. A rebuilt image (its inputs changed, or it was deleted)
     remeasures the vm cells: the guest they measure changed."""
-    if not EXPERIMENT.platforms[platform].virtual_machine:
+    if not EXPERIMENT.platforms[wildcards.platform].virtual_machine:
         return {}
     return GUEST_IMAGE
-
-
-def cell_inputs(wildcards):
-    """A cell's guest image (vm), and the calibration of its runs (sized runs)."""
-    inputs = dict(guest_image_for(wildcards.platform))
-    size = int(wildcards.size_bytes)
-    if EXPERIMENT.run_length_of(wildcards.test, size) is not None:
-        inputs["calibration"] = calibration_path(
-            wildcards.platform, wildcards.test, size
-        )
-    return inputs
-
-
-def calibration_inputs(wildcards):
-    return guest_image_for(wildcards.platform)
-
-
-def calibration_measurement(wildcards):
-    """A calibration: one timed run of the configuration, without the extra metrics."""
-    measured = EXPERIMENT.measurement(
-        wildcards.platform, wildcards.test, int(wildcards.size_bytes)
-    )
-    return replace(measured, run_length=None, latency=False, cpu=False).as_params()
 
 
 def cell_measurement(wildcards):
@@ -212,10 +186,7 @@ def end_on_sigterm(signum, frame):
 
 onstart:
     signal.signal(signal.SIGTERM, end_on_sigterm)
-    if any(
-        job.rule.name in ("cell", "calibrate")
-        for job in workflow.dag.needrun_jobs()
-    ):
+    if any(job.rule.name == "cell" for job in workflow.dag.needrun_jobs()):
         try:
             lifecycle.start(EXPERIMENT, PREFLIGHT, warmup=config["warmup"])
             RUN["broker"] = broker.Server(broker.Broker(EXPERIMENT, config)).start()

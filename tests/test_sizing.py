@@ -58,25 +58,26 @@ def test_several_runs_per_cell_are_one_command_and_their_mean(netserver_port):
 
 
 @pytest.mark.slow
-def test_sized_runs_end_to_end_calibrated_once_and_remeasured_with_their_calibration(workflow):
+def test_sized_runs_end_to_end_calibrated_once_and_pinned(workflow):
     config = tiny_config(run_length=0.05, runs_per_cell=2)
     config["figures"]["udp_small"]["timed_runs"] = True
     workflow.write_config(config)
     workflow.run()
     calibrations = sorted((workflow.directory / "results" / "calibration").rglob("*.json"))
     assert [p.relative_to(workflow.directory).as_posix() for p in calibrations] == [
-        calibration_path("TCP_RR", 1),
-        calibration_path("TCP_RR", 64),
+        calibration_path("native", "TCP_RR", 1),
+        calibration_path("native", "TCP_RR", 64),
     ]  # the UDP figure keeps timed runs: no calibration
+    amounts = {}
     for path in workflow.records():
         record = json.loads(path.read_text())
         if record["test"] == "UDP_RR":
             assert record["run"] == {"kind": "timed", "seconds": 1}
             continue
-        calibration = json.loads(
-            (workflow.directory / calibration_path("TCP_RR", record["size_bytes"])).read_text()
-        )
-        amount = sizing.amount(calibration, 0.05)
+        path = workflow.directory / calibration_path("native", "TCP_RR", record["size_bytes"])
+        calibration = json.loads(path.read_text())
+        assert calibration["raw_output"] and calibration["rep"] == 0 and calibration["duration_s"] == 1
+        amount = amounts[record["size_bytes"]] = sizing.amount(calibration, 0.05)
         assert record["run"] == {"kind": "sized", "amount": amount, "target_s": 0.05, "runs": 2}
         assert record["transactions"] == 2 * amount and f"-l -{amount}" in record["command"]
         assert [run["transactions"] for run in record["runs"]] == [amount, amount]
@@ -85,10 +86,16 @@ def test_sized_runs_end_to_end_calibrated_once_and_remeasured_with_their_calibra
         )
         assert all("TRANSACTION_RATE=" in run["raw_output"] for run in record["runs"])
         assert record["calibration"]["rate"] == calibration["transactions_per_s"]
-        assert calibration["raw_output"] and calibration["rep"] == 0
-    # A new calibration of one size remeasures exactly that size's cells.
-    (workflow.directory / calibration_path("native", "TCP_RR", 64)).unlink()
-    planned = workflow.planned()
-    assert planned.get("calibrate") == 1 and planned.get("cell") == 2
+
+    # The calibration is pinned: with its file gone, a cell measured again takes the rate its
+    # configuration's records kept, so runs of two sizes never meet in one statistic.
+    for path in calibrations:
+        path.unlink()
+    lost = workflow.directory / "results" / "raw" / "native" / "TCP_RR" / "64" / "2.json"
+    lost.unlink()
     done = workflow.run()
-    assert cell_jobs(done) == 2
+    assert (
+        cell_jobs(done) == 1 and not (workflow.directory / calibration_path("native", "TCP_RR", 64)).exists()
+    )
+    again = json.loads(lost.read_text())
+    assert again["run"]["amount"] == amounts[64] and again["calibration"]["source"].startswith("pinned by")

@@ -21,13 +21,22 @@ import struct
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from . import cell, guests, lifecycle, order, sizing, wire
 from .errors import VnetbenchError
 from .hosts import KeptShell
 from .model import Cell, Experiment, Measurement, calibration_path
-from .records import guest_facts, is_failed, read_json, read_optional_json, record_bytes, utc_iso
+from .records import (
+    guest_facts,
+    is_failed,
+    read_json,
+    read_optional_json,
+    record_bytes,
+    utc_iso,
+    write_json_atomic,
+)
 
 
 class BrokerError(VnetbenchError):
@@ -83,9 +92,6 @@ class Broker:
                 ),
             },
         }
-        amount = None
-        if tracked.run_length is not None:
-            amount, extra["calibration"] = _sized(this, tracked.run_length)
         if platform.virtual_machine:
 
             def say(line: str) -> None:  # booting takes seconds: say so on the terminal too
@@ -98,18 +104,21 @@ class Broker:
         facts = (read_optional_json(preflight) or {}).get("hosts", {})
         shell = self._shells.setdefault(platform.client.name, KeptShell(platform.client))
         here = self.experiment.testbed is not None or (platform.client.is_local and platform.server.is_local)
-        return cell.measure(
-            this,
-            platform,
-            tracked,
-            self.experiment.run,
-            log,
-            session=shell,
-            on_this_machine=here,
-            hosts_facts=facts,
-            extra=extra,
-            amount=amount,
-        )
+
+        def measure(what: Cell, measurement: Measurement, more: dict, amount: int | None = None) -> dict:
+            return cell.measure(
+                what, platform, measurement, self.experiment.run, log, session=shell,
+                on_this_machine=here, hosts_facts=facts, extra=more, amount=amount,
+            )  # fmt: skip
+
+        amount = None
+        if tracked.run_length is not None:
+            calibration = calibrate(
+                this, tracked, lambda: measure(replace(this, rep=0), sizing.timed(tracked), {})
+            )
+            amount, extra["calibration"] = sizing.amount(calibration, tracked.run_length), _facts(calibration)
+            log(f"sized runs of {amount} ({extra['calibration']['source']})")
+        return measure(this, tracked, extra, amount)
 
     def close(self) -> None:
         for shell in self._shells.values():
@@ -117,20 +126,30 @@ class Broker:
         self._shells.clear()
 
 
-def _sized(this: Cell, run_length: float) -> tuple[int, dict]:
-    """A sized cell's amount (vnetbench.sizing) and what its record says of the calibration."""
+def calibrate(this: Cell, tracked: Measurement, run) -> dict:
+    """The calibration of a sized cell's configuration (vnetbench.sizing): pinned by the first
+    one made. Its file if it is there; else what the configuration's records say of theirs
+    (the file was deleted: runs of another size must not join them); else a new one, `run()`,
+    written before the cell runs."""
     path = calibration_path(this.platform, this.test, this.size_bytes)
-    calibration = read_json(path)  # an input of the cell: it exists
-    if is_failed(calibration):
-        raise VnetbenchError(f"its calibration failed ({path}): {calibration['error']}")
+    if os.path.exists(path):
+        return read_json(path) | {"source": path}
+    folder = os.path.dirname(this.path)
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        record = read_optional_json(os.path.join(folder, name)) if name.endswith(".json") else None
+        if record and not is_failed(record) and "calibration" in record:
+            pinned = record["calibration"]
+            return {**sizing.as_calibration(this.test, this.size_bytes, pinned["rate"]),
+                    "started_at": pinned["measured_at"], "source": f"pinned by {folder}/{name}"}  # fmt: skip
+    calibration = run()
+    write_json_atomic(path, calibration)
+    return calibration | {"source": f"new, {path}"}
+
+
+def _facts(calibration: dict) -> dict:
+    """What a sized cell's record says of its calibration."""
     rate = calibration["transactions_per_s"] or calibration["throughput_mbit_s"]
-    facts = {
-        "path": path,
-        "platform": calibration["platform"],
-        "rate": rate,
-        "measured_at": calibration["started_at"],
-    }
-    return sizing.amount(calibration, run_length), facts
+    return {"rate": rate, "measured_at": calibration["started_at"], "source": calibration["source"]}
 
 
 class Server:

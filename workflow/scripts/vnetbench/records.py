@@ -63,7 +63,7 @@ def split_failed(records: list[dict]) -> tuple[list[dict], list[dict]]:
     return [r for r in records if not is_failed(r)], [r for r in records if is_failed(r)]
 
 
-RESULT_ROOTS = ("results/raw", "results/calibration")  # where cells and calibrations write
+RESULT_ROOTS = ("results/raw",)  # where cells write
 
 
 def failed_placeholders(roots: tuple[str, ...] = RESULT_ROOTS) -> list[str]:

@@ -6,14 +6,16 @@ grows with the number of runs: many short runs beat a few long ones. A sized run
 number of transactions (request/response: netperf -l -N) or bytes (bulk: -l -BYTES), found
 from a calibration: one timed run of the configuration (platform, test, size) itself, so that
 every platform's runs last about as long (an emulated guest does a tenth of native's work in
-the same time at large sizes).
+the same time at large sizes). The first cell of a configuration makes it (vnetbench.broker,
+calibrate); it is pinned from then on, by its file or else by the records it sized.
 
 Pure functions; the calibration is a cell record (vnetbench.cell) kept in results/calibration.
 """
 
 import math
+from dataclasses import replace
 
-from .model import RR_TESTS
+from .model import RR_TESTS, Measurement
 
 
 def amount(calibration: dict, run_length: float) -> int:
@@ -23,6 +25,17 @@ def amount(calibration: dict, run_length: float) -> int:
         return _two_digits(max(1.0, calibration["transactions_per_s"] * run_length))
     sends = max(1.0, calibration["throughput_mbit_s"] * 1e6 / 8 * run_length / calibration["size_bytes"])
     return _two_digits(sends) * calibration["size_bytes"]
+
+
+def timed(measurement: Measurement) -> Measurement:
+    """A calibration's run: one timed run of `duration` seconds of the configuration."""
+    return replace(measurement, run_length=None, runs=1, latency=False, cpu=False)
+
+
+def as_calibration(test: str, size_bytes: int, rate: float) -> dict:
+    """The fields `amount` reads, from a rate a record kept (trans/s; Mbit/s for bulk)."""
+    key = "transactions_per_s" if test in RR_TESTS else "throughput_mbit_s"
+    return {"test": test, "size_bytes": size_bytes, "transactions_per_s": None, key: rate}
 
 
 def _two_digits(value: float) -> int:

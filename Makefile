@@ -2,7 +2,7 @@
 SNAKEMAKE := .venv/bin/snakemake
 CORES ?= 1
 
-.PHONY: figures test setup lint bench testbed testbed-up testbed-down testbed-guests forget
+.PHONY: figures test setup lint bench compare testbed testbed-up testbed-down testbed-guests forget
 
 # The report is built also when cells failed (the figures are drawn from what was measured);
 # the exit status is the run's.
@@ -36,6 +36,10 @@ bench: setup
 	@if [ -d results/raw ]; then .venv/bin/python bench/paired_vs_unpaired.py results; \
 	 else echo "bench/paired_vs_unpaired.py: no results/raw yet (make figures first)"; fi
 	.venv/bin/python bench/dry_run.py
+
+# Two runs compared: make compare A=results-before B=results (exit 1 when something regressed).
+compare: setup
+	.venv/bin/python -m vnetbench compare "$(A)" "$(B)" --out comparison
 
 # The embedded testbed by hand, for debugging: inventory (hosts, addresses, ssh lines), up, down.
 VNETBENCH := .venv/bin/python -m vnetbench

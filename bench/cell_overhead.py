@@ -40,16 +40,43 @@ def stamp(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def per_platform(records: list[dict]) -> None:
-    records = sorted(records, key=lambda r: r["started_at"])
+def calibration_seconds(record: dict, workdir: Path) -> float:
+    """The wall time of the calibration a cell made before its runs (0 if it made none)."""
+    source = (record.get("calibration") or {}).get("source", "")
+    if not source.startswith("new, "):
+        return 0.0
+    made = json.loads((workdir / source.removeprefix("new, ")).read_text())
+    return stamp(made["finished_at"]) - stamp(made["started_at"])
+
+
+def per_platform(records: list[dict], workdir: Path | None = None) -> None:
+    """Overhead per cell: the wall time of the cells minus netperf's own elapsed time (and, for a
+    cell that calibrated its configuration first, minus that calibration run). Split into the
+    harness's gap between cells (Snakemake, the cell job, the broker, the record) and the set-up
+    and tear-down of the cell's netperf runs (each run a process and a connection)."""
+    records = sorted((r for r in records if not r.get("failed")), key=lambda r: r["started_at"])
+    calibrating = [calibration_seconds(r, workdir) for r in records] if workdir else [0.0] * len(records)
     span = stamp(records[-1]["finished_at"]) - stamp(records[0]["started_at"])
     elapsed = sum(r["elapsed_s"] for r in records)
-    print(f"{len(records)} cells in {span:.0f} s, of which netperf {elapsed:.0f} s: ", end="")
-    print(f"overhead {(span - elapsed) / len(records):.3f} s per cell")
+    runs = sum(len(r.get("runs", [None])) for r in records)
+    print(f"{len(records)} cells ({runs} netperf runs) in {span:.0f} s, of which netperf {elapsed:.0f} s and "
+          f"calibrations {sum(calibrating):.0f} s: ", end="")  # fmt: skip
+    print(f"overhead {(span - elapsed - sum(calibrating)) / len(records):.3f} s per cell")
     overheads: dict[str, list[float]] = {}
-    for earlier, later in zip(records, records[1:], strict=False):
-        gap = stamp(later["finished_at"]) - stamp(earlier["finished_at"]) - later["elapsed_s"]
+    gaps: dict[str, list[float]] = {}
+    for index, (earlier, later) in enumerate(zip(records, records[1:], strict=False)):
+        gap = (
+            stamp(later["finished_at"])
+            - stamp(earlier["finished_at"])
+            - later["elapsed_s"]
+            - calibrating[index + 1]
+        )
         overheads.setdefault(later["platform"], []).append(gap)
+        between = stamp(later["started_at"]) - stamp(earlier["finished_at"]) - calibrating[index + 1]
+        gaps.setdefault(later["platform"], []).append(between)
+    for platform, between in gaps.items():
+        print(f"  {platform:8s} harness gap between cells: median {statistics.median(between):.3f} s, "
+              f"mean {statistics.fmean(between):.3f} s")  # fmt: skip
     for platform, gaps in overheads.items():
         # The first vm cell also boots the guests: shown apart.
         ordinary = sorted(gaps)[:-1] if platform == "vm" else gaps
@@ -182,7 +209,8 @@ def main(argv: list[str]) -> None:
     if argv[:1] in (["-h"], ["--help"]) or (argv and argv[0] != "--records" and not argv[0].isdigit()):
         sys.exit(__doc__)
     if argv[:1] == ["--records"]:
-        per_platform([json.loads(path.read_text()) for path in Path(argv[1]).rglob("raw/*/*/*/*.json")])
+        records = [json.loads(path.read_text()) for path in Path(argv[1]).rglob("raw/*/*/*/*.json")]
+        per_platform(records, Path(argv[1]).resolve().parent)
         return
     repetitions = int(argv[0]) if argv else 10
     with tempfile.TemporaryDirectory(prefix="vnetbench-bench-") as tmp:

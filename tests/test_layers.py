@@ -9,6 +9,7 @@ import vnetbench
 PACKAGE = Path(vnetbench.__file__).parent
 BOTTOM = {"model", "errors", "atomic", "sizes", "stats", "wire", "machine"}
 ANALYSIS = {"aggregate", "comparison", "metrics", "plots", "precision", "provenance", "stats", "summary"}
+ANALYSIS |= {"change", "change_cli"}
 RUNNING = {"broker", "cell", "guests", "guest_image", "hosts", "lifecycle", "netperf", "netserver"}
 RUNNING |= {"preflight", "sshd", "testbed", "config", "sizing", "__main__"}
 

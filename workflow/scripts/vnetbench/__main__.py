@@ -1,6 +1,8 @@
-"""Command line: bring the embedded testbed up or down by hand, and show its inventory.
+"""Command line: bring the embedded testbed up or down by hand, and show its inventory; and
+compare two runs.
 
     python -m vnetbench testbed up|down|inventory|guests [--configfile config/config.yaml]
+    python -m vnetbench compare A B [--out DIR] [--gate METRIC,...] [--min-effect 0.10] ...
 
 `guests` brings the testbed up and boots the vm platform's QEMU guests, from the image the
 rule guest_image built (snakemake --cores 1 guest_image).
@@ -23,7 +25,33 @@ def main(argv: list[str] | None = None) -> int:
     bed = sub.add_parser("testbed", help="the embedded testbed")
     bed.add_argument("action", choices=["up", "down", "inventory", "guests"])
     bed.add_argument("--configfile", default="config/config.yaml")
+    versus = sub.add_parser(
+        "compare", help="B against A: what a change made faster or slower (exit 1 if slower)"
+    )
+    versus.add_argument("a", metavar="A", help="results folder before the change")
+    versus.add_argument("b", metavar="B", help="results folder after the change")
+    versus.add_argument("--out", default="comparison", help="where the CSV, summary and PDFs go")
+    versus.add_argument(
+        "--baseline", default="native", help="the platform the relative comparison divides by"
+    )
+    versus.add_argument(
+        "--alpha", type=float, default=0.01, help="significance level of the test of no change"
+    )
+    versus.add_argument(
+        "--min-effect", type=float, default=0.10, help="smallest change of a value that counts"
+    )
+    versus.add_argument(
+        "--relative-min-effect", type=float, default=0.05,
+        help="smallest change of a platform's ratio to the baseline that counts",
+    )  # fmt: skip
+    versus.add_argument(
+        "--gate", default="throughput_mbit_s", help="comma-separated metrics whose regression fails"
+    )
     args = parser.parse_args(argv)
+    if args.what == "compare":
+        from .change_cli import run
+
+        return run(args)
     try:
         experiment = load_experiment(check_yaml_file(args.configfile), [args.configfile])
     except ConfigError as error:

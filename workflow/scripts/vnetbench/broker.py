@@ -98,7 +98,7 @@ class Broker:
                 log(line)
                 print(f"vnetbench: {line}", file=sys.stderr, flush=True)
 
-            files = guests.Image(*(Path(path) for path in image if not path.startswith("results/")))
+            files = guests.Image(*(Path(path) for path in image))
             state = lifecycle.ensure_guests(self.experiment, files, preflight, self.config["warmup"], say)
             extra["guest"] = guest_facts(state)
         facts = (read_optional_json(preflight) or {}).get("hosts", {})
@@ -136,12 +136,18 @@ def calibrate(this: Cell, tracked: Measurement, run) -> dict:
         return read_json(path) | {"source": path}
     folder = os.path.dirname(this.path)
     for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
-        record = read_optional_json(os.path.join(folder, name)) if name.endswith(".json") else None
+        finished = name.endswith(".json") and not name.startswith(".")  # not a write under way
+        record = read_optional_json(os.path.join(folder, name)) if finished else None
         if record and not is_failed(record) and "calibration" in record:
             pinned = record["calibration"]
             return {**sizing.as_calibration(this.test, this.size_bytes, pinned["rate"]),
                     "started_at": pinned["measured_at"], "source": f"pinned by {folder}/{name}"}  # fmt: skip
-    calibration = run()
+    try:
+        calibration = run()
+    except VnetbenchError as error:
+        raise VnetbenchError(
+            f"calibrating {this.platform} {this.test} {this.size_bytes} B: {error}"
+        ) from None
     write_json_atomic(path, calibration)
     return calibration | {"source": f"new, {path}"}
 

@@ -138,7 +138,7 @@ def measure(
     if result.exit_code in _KILLED:
         raise CellFailed(
             cell,
-            f"netperf killed after {bound:g} s (its run's bound + timeout_margin)",
+            f"netperf killed after {limit(measurement, settings):g} s (a run's bound, with timeout_margin)",
             result.command,
             result.exit_code,
             result.output,

@@ -239,3 +239,35 @@ def plot_figure(
 
 def plot_ratios(table: pd.DataFrame, baseline: str, title: str, output: str, metrics=None) -> None:
     save(ratio_plot(table, baseline, title, metrics), output)
+
+
+def change_plot(table: pd.DataFrame, metric: str, title: str):
+    """Two runs of one figure: per platform, A (dashed, hollow) and B (solid), each the geometric
+    mean of its values with their 95% t interval (columns platform, run, size_bytes, center,
+    low, high)."""
+    fig, ax = plt.subplots(
+        figsize=(6.4, 4.2 + 0.17 * (table["platform"].nunique() + 2)), layout="constrained"
+    )
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    handles, names = [], []
+    for index, platform in enumerate(dict.fromkeys(table["platform"])):
+        colour, marker = colours[index % len(colours)], _MARKERS[index % len(_MARKERS)]
+        for run, line, face in (("A", "--", "white"), ("B", "-", colour)):
+            rows = table[(table["platform"] == platform) & (table["run"] == run)].sort_values("size_bytes")
+            if len(rows):
+                yerr = [rows["center"] - rows["low"], rows["high"] - rows["center"]]
+                style = {"color": colour, "marker": marker, "linestyle": line, "markerfacecolor": face}
+                ax.errorbar(rows["size_bytes"], rows["center"], yerr=yerr, capsize=3, linewidth=1.2, **style)
+        handles.append(Line2D([], [], color=colour, marker=marker, linestyle="-"))
+        names.append(_text(platform))
+    handles += [Line2D([], [], color="grey", linestyle="--", marker="o", markerfacecolor="white"),
+                Line2D([], [], color="grey", linestyle="-", marker="o")]  # fmt: skip
+    names += ["A (before)", "B (after)"]
+    _size_axis(ax, table["size_bytes"].unique())
+    ax.set_ylabel(f"{_AXIS.get(metric, metric)} ({UNITS[metric]})")
+    _value_axis(ax, table["center"], metric in RATES)
+    _title(ax, title)
+    note = "geometric mean of each run's values with the 95% t interval of their logarithms"
+    fig.legend(handles, names, loc="outside lower center", ncol=2, fontsize="small", frameon=False,
+               title=note, title_fontsize=6)  # fmt: skip
+    return fig

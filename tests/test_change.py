@@ -1,0 +1,175 @@
+"""Two runs compared (vnetbench.change): the estimator on hand-checked values, the verdicts, and
+the command's outputs, exit status and bad-input lines."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+from vnetbench.change import Run, compare, differences, load_run, verdict, welch_log
+
+from .conftest import ROOT
+
+
+def test_welch_on_logs_matches_a_hand_computation():
+    a, b = [100.0, 110.0, 90.0, 100.0], [80.0, 88.0, 72.0, 80.0]  # B is A x 0.8, same spread
+    ratio, low, high, p = welch_log(a, b)
+    assert ratio == pytest.approx(0.8)
+    logs = [math.log(x) for x in a]
+    se = math.sqrt(2 * (sum((x - sum(logs) / 4) ** 2 for x in logs) / 3) / 4)
+    # equal variances and counts: Welch's df is 2(n-1) = 6, t(0.975, 6) = 2.447
+    assert math.log(high / ratio) == pytest.approx(2.447 * se, rel=1e-3)
+    assert low < 0.8 < high < 1 and p < 0.01
+    assert math.isnan(welch_log([1.0], [2.0, 3.0])[0])  # too few to say
+
+
+@pytest.mark.parametrize(
+    "metric, ratio, low, high, p, expected",
+    [
+        ("throughput_mbit_s", 0.80, 0.75, 0.85, 0.001, "slower"),
+        ("throughput_mbit_s", 1.25, 1.20, 1.30, 0.001, "faster"),
+        ("p50_latency_us", 1.25, 1.20, 1.30, 0.001, "slower"),  # more latency is worse
+        ("throughput_mbit_s", 0.95, 0.93, 0.97, 0.001, "same"),  # significant but below the minimum effect
+        ("throughput_mbit_s", 0.80, 0.60, 1.05, 0.08, "undecided"),  # large but not significant
+    ],
+)
+def test_a_change_counts_only_when_significant_and_large_enough(metric, ratio, low, high, p, expected):
+    assert verdict(metric, ratio, low, high, p, alpha=0.01, min_effect=0.10) == expected
+
+
+def records(platform: str, rates: list[float], size=1, test="TCP_RR", start_second=0, **extra) -> list[dict]:
+    return [
+        {"platform": platform, "test": test, "size_bytes": size, "rep": rep, "throughput_mbit_s": rate,
+         "started_at": f"2026-11-29T12:00:{start_second + 2 * rep:02d}.000Z", "duration_s": 1, **extra}
+        for rep, rate in enumerate(rates, start=1)
+    ]  # fmt: skip
+
+
+def test_the_relative_comparison_cancels_a_machine_that_is_simply_slower():
+    """B ran on a day when everything was 20% slower: absolutely, both platforms are slower;
+    relative to native, nothing changed."""
+    native = [100.0, 104.0, 97.0, 101.0, 99.0, 102.0]
+    xen = [80.0, 82.0, 78.0, 81.0, 79.0, 80.5]
+    a = Run("A", records("native", native) + records("xen", xen, start_second=1))
+    b = Run(
+        "B",
+        records("native", [v * 0.8 for v in native]) + records("xen", [v * 0.8 for v in xen], start_second=1),
+    )
+    changes = {(c.kind, c.platform): c for c in compare(a, b) if c.metric == "throughput_mbit_s"}
+    assert changes[("absolute", "native")].verdict == "slower"
+    assert changes[("absolute", "xen")].verdict == "slower"
+    relative = changes[("relative", "xen")]
+    assert relative.ratio == pytest.approx(1.0) and relative.verdict == "same"
+
+
+def test_what_a_and_b_measured_differently_is_named():
+    a = Run("A", records("native", [1, 2, 3]) + records("native", [1, 2], size=64))
+    b = Run("B", records("native", [1, 2, 3], duration_s=10) + records("xen", [1, 2]))
+    lines = differences(a, b)
+    assert "only A measured 1 configurations: native TCP_RR 64 B" in lines
+    assert "only B measured 1 configurations: xen TCP_RR 1 B" in lines
+    assert any(line.startswith("native TCP_RR 1 B: run lengths differ") for line in lines)
+
+
+def write_run(folder, recs, provenance=None):
+    for record in recs:
+        path = (
+            folder
+            / "raw"
+            / record["platform"]
+            / record["test"]
+            / str(record["size_bytes"])
+            / f"{record['rep']}.json"
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record))
+    if provenance:
+        (folder / "provenance.json").write_text(json.dumps(provenance))
+    return folder
+
+
+def compare_command(*args, cwd):
+    argv = [sys.executable, "-m", "vnetbench", "compare", *map(str, args)]
+    env = {"PYTHONPATH": str(ROOT / "workflow" / "scripts"), "PATH": "/usr/bin:/bin"}
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=env)
+
+
+def test_the_command_writes_its_files_and_fails_on_a_regression(tmp_path):
+    native = [100.0, 104.0, 97.0, 101.0, 99.0, 102.0]
+    a = write_run(tmp_path / "a", records("native", native), {"vnetbench_commit": "abc", "hosts": {}})
+    same = write_run(
+        tmp_path / "same", records("native", [v * 1.01 for v in native]), {"vnetbench_commit": "abc"}
+    )
+    slow = write_run(
+        tmp_path / "slow", records("native", [v * 0.5 for v in native]), {"vnetbench_commit": "def"}
+    )
+    done = compare_command(a, same, "--out", tmp_path / "out1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "0 gating regressions" in done.stderr
+    done = compare_command(a, slow, "--out", tmp_path / "out2", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    summary = (tmp_path / "out2" / "summary.md").read_text()
+    assert (
+        "## Regressions (slower): 1" in summary
+        and "| vnetbench commit **(differs)** | abc | def |" in summary
+    )
+    assert (tmp_path / "out2" / "changes.csv").read_text().count("slower") == 1
+    assert (tmp_path / "out2" / "tcp_rr.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_bad_input_gets_one_line_naming_the_culprit(tmp_path):
+    good = write_run(tmp_path / "good", records("native", [1.0, 2.0, 3.0]))
+    other = write_run(tmp_path / "other", records("xen", [1.0, 2.0, 3.0]))
+    (tmp_path / "empty").mkdir()
+    broken = write_run(tmp_path / "broken", records("native", [1.0, 2.0]))
+    (broken / "raw" / "native" / "TCP_RR" / "1" / "2.json").write_text("{not json")
+    cases = [
+        ((tmp_path / "empty", good), "A: " + str(tmp_path / "empty") + " is not a vnetbench results folder"),
+        ((good, other), "A and B have no configuration (platform, test, size) in common"),
+        (
+            (good, broken),
+            "B: " + str(broken / "raw" / "native" / "TCP_RR" / "1" / "2.json") + " is not a cell record",
+        ),
+    ]
+    for (a, b), expected in cases:
+        done = compare_command(a, b, "--out", tmp_path / "out", cwd=tmp_path)
+        assert done.returncode == 2 and done.stderr.startswith("vnetbench compare: " + expected), done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    done = compare_command(good, good, "--gate", "speed", cwd=tmp_path)
+    assert done.returncode == 2 and "--gate 'speed' is not a metric" in done.stderr
+    assert load_run(str(good), "A").records
+
+
+@pytest.mark.slow
+@pytest.mark.root
+@pytest.mark.skipif(__import__("os").geteuid() != 0, reason="the embedded testbed needs root")
+def test_a_wire_limited_to_100_mbit_is_a_regression_of_the_bulk_test(tmp_path):
+    """Two real runs of a small config on the embedded testbed, the second with its wire limited
+    (link_rate): the command reports TCP_STREAM slower and exits 1."""
+    from .conftest import Workflow, tiny_config
+
+    config = tiny_config(testbed="embedded", platforms={"native": {"label": "Native", "embedded": "native"}},
+                         repetitions=3, run_length=0.05, runs_per_cell=2)  # fmt: skip
+    config["figures"] = {"bulk": {"test": "TCP_STREAM", "sizes": ["64K"], "title": "TCP bulk"}}
+    from vnetbench import testbed
+
+    folders = []
+    for name, link_rate in (("before", None), ("after", "100mbit")):
+        flow = Workflow(tmp_path / name)
+        flow.write_config({**config, "link_rate": link_rate})
+        try:
+            flow.run(timeout=300)
+        finally:
+            testbed.down(testbed.for_workdir(flow.directory), log=lambda line: None)
+        folders.append(flow.directory / "results")
+    done = compare_command(*folders, "--out", tmp_path / "out", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "| link rate **(differs)** | unlimited | 100mbit |" in summary
+    row = next(
+        line
+        for line in summary.splitlines()
+        if "| absolute | native | TCP_STREAM | 65536 | throughput_mbit_s" in line
+    )
+    assert float(row.split("|")[8].split()[0]) < 0.1  # 100 Mbit/s of several Gbit/s

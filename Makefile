@@ -28,11 +28,13 @@ lint: setup
 	.venv/bin/snakefmt --check Snakefile rules
 	$(SNAKEMAKE) --lint
 
-# The benchmarks of a run on this machine (about 25 minutes); see README.md for the others.
+# The benchmarks of a run on this machine (about an hour); see README.md for the others.
 bench: setup
 	.venv/bin/python bench/cell_overhead.py
 	.venv/bin/python bench/noise.py
 	.venv/bin/python bench/latency_cost.py
+	.venv/bin/python bench/short_runs.py 12 0.1
+	.venv/bin/python bench/change_false_alarms.py 21
 	@if [ -d results/raw ]; then .venv/bin/python bench/paired_vs_unpaired.py results; \
 	 else echo "bench/paired_vs_unpaired.py: no results/raw yet (make figures first)"; fi
 	.venv/bin/python bench/dry_run.py

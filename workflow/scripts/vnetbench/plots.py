@@ -210,6 +210,9 @@ def ratio_plot(table: pd.DataFrame, baseline: str, title: str, metrics=None):
         if container is not None:
             hollow |= _mark_imprecise(ax, container, series, series["ratio"])
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+    ratios = table["ratio"].dropna()
+    if len(ratios) and ratios.min() > 0 and ratios.max() / ratios.min() >= 10:
+        ax.set_yscale("log")  # an emulated guest at a few percent of native: the others stay readable
     if len(table):
         _size_axis(ax, table["size_bytes"].unique())
     else:

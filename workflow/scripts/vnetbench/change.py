@@ -18,6 +18,7 @@ within-run interval does not see; the minimum effect keeps that drift from being
 import json
 import math
 import os
+import shlex
 import statistics
 from dataclasses import dataclass, field
 
@@ -199,7 +200,7 @@ def _describe(groups: dict) -> str:
 
 def differences(a: Run, b: Run) -> list[str]:
     """What A and B measured differently, each a line: configurations only one has, and, for the
-    ones both have, other run lengths, run kinds, netperf options or hosts."""
+    ones both have, other run lengths or kinds, netperf options or server addresses."""
     ga, gb = _groups(a.records), _groups(b.records)
     lines = []
     for name, only in (("A", ga.keys() - gb.keys()), ("B", gb.keys() - ga.keys())):
@@ -221,17 +222,17 @@ def differences(a: Run, b: Run) -> list[str]:
 
 
 def _options(record: dict) -> list[str]:
-    """The command's netperf options, without the address and port (they name the testbed)."""
-    words = record.get("command", "").split()
+    """netperf's arguments in the record's command, without what names the hosts (-H, -p) or the
+    run's length (-l: compared as run lengths)."""
+    words = shlex.split(record.get("command", ""))
+    start = next((i for i, word in enumerate(words) if os.path.basename(word) == "netperf"), len(words))
     keep, skip = [], False
-    for word in words:
+    for word in words[start + 1 :]:
         if skip:
             skip = False
-            continue
-        if word in ("-H", "-p"):
+        elif word in ("-H", "-p", "-l"):
             skip = True
-            continue
-        if word.startswith("-"):
+        else:
             keep.append(word)
     return keep
 
@@ -239,7 +240,8 @@ def _options(record: dict) -> list[str]:
 _MEASURED = {
     "run lengths": lambda r: r.get("run") or {"kind": "timed", "seconds": r.get("duration_s")},
     "netperf options": _options,
-    "hosts": lambda r: [r.get("client"), r.get("server")],
+    # The address netperf targets (a testbed's management addresses differ between checkouts).
+    "server addresses": lambda r: r.get("server_address"),
 }
 
 

@@ -159,27 +159,25 @@ def compare(a: Run, b: Run, baseline: str = "native", alpha: float = 0.01, min_e
             f"{_describe(ga)}, B has {_describe(gb)}"
         )
     changes = []
-    for platform, test, size in common:
-        for metric in METRICS:
-            va, vb = _values(ga[(platform, test, size)], metric), _values(gb[(platform, test, size)], metric)
-            if not va or not vb:
-                continue
+
+    def add(
+        kind: str, key: tuple[str, str, int], metric: str, va: list[float], vb: list[float], margin: float
+    ):
+        if va and vb:
             ratio, low, high, p = welch_log(va, vb)
             changes.append(
-                Change("absolute", platform, test, size, metric, len(va), len(vb), _geomean(va), _geomean(vb),
-                       ratio, low, high, p, verdict(metric, ratio, low, high, p, alpha, min_effect))
+                Change(kind, *key, metric, len(va), len(vb), _geomean(va), _geomean(vb), ratio, low, high, p,
+                       verdict(metric, ratio, low, high, p, alpha, margin))
             )  # fmt: skip
-            if platform == baseline or (baseline, test, size) not in ga.keys() & gb.keys():
-                continue
-            pa = _pair_ratios(ga[(platform, test, size)], ga[(baseline, test, size)], metric)
-            pb = _pair_ratios(gb[(platform, test, size)], gb[(baseline, test, size)], metric)
-            if not pa or not pb:
-                continue
-            ratio, low, high, p = welch_log(pa, pb)
-            changes.append(
-                Change("relative", platform, test, size, metric, len(pa), len(pb), _geomean(pa), _geomean(pb),
-                       ratio, low, high, p, verdict(metric, ratio, low, high, p, alpha, relative_min_effect))
-            )  # fmt: skip
+
+    for key in common:
+        platform, test, size = key
+        base = (baseline, test, size)
+        for metric in METRICS:
+            add("absolute", key, metric, _values(ga[key], metric), _values(gb[key], metric), min_effect)
+            if platform != baseline and base in ga.keys() & gb.keys():
+                pa, pb = _pair_ratios(ga[key], ga[base], metric), _pair_ratios(gb[key], gb[base], metric)
+                add("relative", key, metric, pa, pb, relative_min_effect)
     return changes
 
 

@@ -235,8 +235,15 @@ def _options(record: dict) -> list[str]:
     return keep
 
 
+def _run_length(record: dict) -> dict:
+    """How long the record's runs were meant to be: timed seconds, or a sized run's target and
+    count (its amount follows the rate its calibration found, so it is no difference)."""
+    run = record.get("run") or {"kind": "timed", "seconds": record.get("duration_s")}
+    return {key: value for key, value in run.items() if key != "amount"}
+
+
 _MEASURED = {
-    "run lengths": lambda r: r.get("run") or {"kind": "timed", "seconds": r.get("duration_s")},
+    "run lengths": _run_length,
     "netperf options": _options,
     # The address netperf targets (a testbed's management addresses differ between checkouts).
     "server addresses": lambda r: r.get("server_address"),

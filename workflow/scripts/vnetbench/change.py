@@ -187,7 +187,32 @@ def _pair_ratios(mine: dict[int, dict], base: dict[int, dict], metric: str) -> l
 
 
 def _geomean(values: list[float]) -> float:
-    return math.exp(statistics.fmean(math.log(v) for v in values))
+    return geometric_interval(values)[0]
+
+
+def geometric_interval(values: list[float]) -> tuple[float, float, float]:
+    """One run's geometric mean of a configuration's values and the 95% t interval of their
+    logarithms (a single value: no interval)."""
+    logs = [math.log(v) for v in values]
+    center = statistics.fmean(logs)
+    half = (
+        t_quantile(0.5 + LEVEL / 2, len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
+        if len(logs) > 1
+        else 0.0
+    )
+    return math.exp(center), math.exp(center - half), math.exp(center + half)
+
+
+def points(run: Run, name: str, test: str, sizes: list[int] | None, metric: str) -> list[dict]:
+    """The plot's points of one run: per platform and size of `test`, its geometric interval."""
+    rows = []
+    for (platform, of_test, size), by_rep in sorted(_groups(run.records).items()):
+        values = _values(by_rep, metric) if of_test == test and (sizes is None or size in sizes) else []
+        if values:
+            center, low, high = geometric_interval(values)
+            rows.append({"platform": platform, "run": name, "size_bytes": size, "center": center, "low": low,
+                         "high": high})  # fmt: skip
+    return rows
 
 
 def _describe(groups: dict) -> str:

@@ -6,13 +6,11 @@ per figure (A and B with their intervals, the first gating metric). Exit 0: noth
 regressed; 1: something did; 2: the input cannot be compared (one line names the culprit).
 """
 
-import math
 import os
-import statistics
 import sys
 
+from . import change
 from .change import METRICS, RunError, compare, load_run, regressions, summary_markdown, table_rows
-from .stats import t_quantile
 
 
 def run(args) -> int:
@@ -42,9 +40,12 @@ def run(args) -> int:
     with open(os.path.join(args.out, "summary.md"), "w") as stream:
         stream.write(summary)
     for name, (test, sizes, title) in _figures(a, b).items():
-        points = pd.DataFrame(_points(a, b, test, sizes, gate[0] if gate else "throughput_mbit_s"))
+        metric = gate[0] if gate else "throughput_mbit_s"
+        points = pd.DataFrame(
+            change.points(a, "A", test, sizes, metric) + change.points(b, "B", test, sizes, metric)
+        )
         if len(points):
-            save(change_plot(points, gate[0] if gate else "throughput_mbit_s", f"{title}: B against A"),
+            save(change_plot(points, metric, f"{title}: B against A"),
                  os.path.join(args.out, f"{name}.pdf"))  # fmt: skip
     failed = regressions(changes, gate)
     counts = {v: sum(c.verdict == v for c in changes) for v in ("slower", "faster", "same", "undecided")}
@@ -70,27 +71,3 @@ def _figures(a, b) -> dict[str, tuple[str, list[int] | None, str]]:
             }
     tests = sorted({r["test"] for r in a.records} & {r["test"] for r in b.records})
     return {test.lower(): (test, None, test) for test in tests}
-
-
-def _points(a, b, test: str, sizes: list[int] | None, metric: str) -> list[dict]:
-    from .metrics import value
-
-    rows = []
-    for name, run in (("A", a), ("B", b)):
-        groups: dict[tuple[str, int], list[float]] = {}
-        for record in run.records:
-            if record["test"] == test and (sizes is None or record["size_bytes"] in sizes):
-                v = value(record, metric)
-                if v:
-                    groups.setdefault((record["platform"], record["size_bytes"]), []).append(v)
-        for (platform, size), values in sorted(groups.items()):
-            logs = [math.log(v) for v in values]
-            center = statistics.fmean(logs)
-            half = (
-                t_quantile(0.975, len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
-                if len(logs) > 1
-                else 0
-            )
-            rows.append({"platform": platform, "run": name, "size_bytes": size, "center": math.exp(center),
-                         "low": math.exp(center - half), "high": math.exp(center + half)})  # fmt: skip
-    return rows

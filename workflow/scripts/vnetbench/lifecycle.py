@@ -12,7 +12,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from . import cell, guests, machine, preflight, testbed
+from . import cell, guests, machine, preflight, sizing, testbed
 from .errors import VnetbenchError
 from .model import Cell, Experiment, Platform
 from .records import read_optional_json, utc_now, write_json_atomic
@@ -102,11 +102,9 @@ def warm_up(experiment: Experiment, platforms: list[Platform]) -> None:
     for figure in {f.test: f for f in experiment.figures.values()}.values():
         for platform in platforms:
             warm = Cell(platform.name, figure.test, figure.sizes[0], 0)
+            # A timed second (sizing.timed): a warm-up needs no calibration.
             measurement = replace(
-                experiment.measurement(platform.name, figure.test, figure.sizes[0]),
-                duration=1,
-                run_length=None,  # a timed second: a warm-up needs no calibration
-                runs=1,
+                sizing.timed(experiment.measurement(platform.name, figure.test, figure.sizes[0])), duration=1
             )
             try:
                 cell.measure(warm, platform, measurement, experiment.run, log=lambda line: None)

@@ -76,7 +76,13 @@ def test_sized_runs_end_to_end_calibrated_once_and_pinned(workflow):
             continue
         path = workflow.directory / calibration_path("native", "TCP_RR", record["size_bytes"])
         calibration = json.loads(path.read_text())
-        assert calibration["raw_output"] and calibration["rep"] == 0 and calibration["duration_s"] == 1
+        assert calibration["raw_output"] and calibration["rep"] == 0
+        # Two sized runs: a probe, and a run of two run lengths at the probe's rate.
+        probe = calibration["probe"]
+        assert probe["run"]["amount"] == sizing.probe_amount("TCP_RR", record["size_bytes"])
+        probed = sizing.as_calibration("TCP_RR", record["size_bytes"], probe["transactions_per_s"])
+        assert calibration["run"]["amount"] == sizing.amount(probed, 2 * 0.05)
+        assert f"-l -{calibration['run']['amount']}" in calibration["command"]
         amount = amounts[record["size_bytes"]] = sizing.amount(calibration, 0.05)
         assert record["run"] == {"kind": "sized", "amount": amount, "target_s": 0.05, "runs": 2}
         assert record["transactions"] == 2 * amount and f"-l -{amount}" in record["command"]

@@ -113,9 +113,14 @@ class Broker:
 
         amount = None
         if tracked.run_length is not None:
-            calibration = calibrate(
-                this, tracked, lambda: measure(replace(this, rep=0), sizing.timed(tracked), {})
-            )
+
+            def calibration_runs() -> dict:
+                runs, first = sizing.calibration_run(tracked), replace(this, rep=0)
+                probe = measure(first, runs, {}, sizing.probe_amount(this.test, this.size_bytes))
+                amount = sizing.amount(probe, sizing.CALIBRATION_LENGTHS * tracked.run_length)
+                return measure(first, runs, {"probe": _probe_facts(probe)}, amount)
+
+            calibration = calibrate(this, tracked, calibration_runs)
             amount, extra["calibration"] = sizing.amount(calibration, tracked.run_length), _facts(calibration)
             log(f"sized runs of {amount} ({extra['calibration']['source']})")
         return measure(this, tracked, extra, amount)
@@ -150,6 +155,20 @@ def calibrate(this: Cell, tracked: Measurement, run) -> dict:
         ) from None
     write_json_atomic(path, calibration)
     return calibration | {"source": f"new, {path}"}
+
+
+def _probe_facts(probe: dict) -> dict:
+    """What a calibration keeps of its probe."""
+    keep = (
+        "run",
+        "transactions_per_s",
+        "throughput_mbit_s",
+        "elapsed_s",
+        "started_at",
+        "command",
+        "raw_output",
+    )
+    return {key: probe[key] for key in keep if key in probe}
 
 
 def _facts(calibration: dict) -> dict:

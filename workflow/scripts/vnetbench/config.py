@@ -71,13 +71,6 @@ def load_experiment(config: dict, config_files: list[str] = (), workdir: str = "
             raise ConfigError(
                 f"platforms.{name}.max_repetitions", "only with a precision target", "precision"
             )
-        least = precision["min_repetitions"] if precision else 0
-        if spec.get("max_repetitions", least) < least:
-            raise ConfigError(
-                f"platforms.{name}.max_repetitions",
-                f"{spec['max_repetitions']} is below precision.min_repetitions ({least})",
-                f"at least {least}",
-            )
     if config["baseline"] not in experiment.platforms:
         raise ConfigError(
             "baseline", f"{config['baseline']!r} is not a platform", ", ".join(experiment.platforms)

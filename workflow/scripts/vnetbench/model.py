@@ -197,7 +197,7 @@ class Experiment:
             Cell(platform, test, size, rep)
             for test, size in wanted
             for platform in self.platforms
-            for rep in range(1, self.repetitions + 1)
+            for rep in range(1, min(self.repetitions, self.max_repetitions(platform)) + 1)
         ]
         cells += [
             Cell(platform, block["test"], block["size_bytes"], block["rep"])
@@ -214,7 +214,8 @@ class Experiment:
             each = f"the mean of {self.runs_per_cell} runs of" if self.runs_per_cell > 1 else "runs of"
             runs = (
                 f"{each} about {self.run_length:g} s (a fixed number of transactions per configuration, "
-                f"calibrated by a timed run of it; timed runs of {self.duration:g} s where figures keep them)"
+                "calibrated by two sized runs of it; "
+                f"timed runs of {self.duration:g} s where figures keep them)"
             )
         if self.precision is None:
             return f"{self.repetitions} repetitions of {runs}"
@@ -254,7 +255,7 @@ class Experiment:
 
 
 def calibration_path(platform: str, test: str, size_bytes: int) -> str:
-    """The calibration of a configuration's sized runs: one timed run of it."""
+    """The calibration of a configuration's sized runs (vnetbench.sizing)."""
     return f"results/calibration/{platform}/{test}/{size_bytes}.json"
 
 

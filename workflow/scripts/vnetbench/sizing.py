@@ -4,10 +4,14 @@ A run's noise does not shrink with its length here (the placement of its two end
 machine's state when its connection starts are drawn once per run), so precision per minute
 grows with the number of runs: many short runs beat a few long ones. A sized run does a fixed
 number of transactions (request/response: netperf -l -N) or bytes (bulk: -l -BYTES), found
-from a calibration: one timed run of the configuration (platform, test, size) itself, so that
-every platform's runs last about as long (an emulated guest does a tenth of native's work in
-the same time at large sizes). The first cell of a configuration makes it (vnetbench.broker,
-calibrate); it is pinned from then on, by its file or else by the records it sized.
+from a calibration of the configuration (platform, test, size) itself, so that every
+platform's runs last about as long (an emulated guest does a tenth of native's work in the
+same time at large sizes). A calibration is two sized runs: a probe that moves about a
+megabyte (a millisecond or two here), whose rate sizes the second, of two run lengths; the
+second's rate is the calibration's. It takes about a tenth of a second where a timed run takes
+a whole one, and sizes runs as well: a run's noise does not shrink with its length. The first
+cell of a configuration makes it (vnetbench.broker, calibrate); it is pinned from then on, by
+its file or else by the records it sized.
 
 Pure functions; the calibration is a cell record (vnetbench.cell) kept in results/calibration.
 """
@@ -27,9 +31,26 @@ def amount(calibration: dict, run_length: float) -> int:
     return _two_digits(sends) * calibration["size_bytes"]
 
 
+PROBE_BYTES = 1 << 20  # what a calibration's probe moves: milliseconds at any rate seen here
+CALIBRATION_LENGTHS = 2  # a calibration's second run lasts this many run lengths
+
+
 def timed(measurement: Measurement) -> Measurement:
-    """A calibration's run: one timed run of `duration` seconds of the configuration."""
+    """One timed run of `duration` seconds of the configuration (a warm-up)."""
     return replace(measurement, run_length=None, runs=1, latency=False, cpu=False)
+
+
+def calibration_run(measurement: Measurement) -> Measurement:
+    """A calibration's runs: single sized runs of the configuration, nothing extra measured."""
+    return replace(measurement, runs=1, latency=False, cpu=False)
+
+
+def probe_amount(test: str, size_bytes: int) -> int:
+    """A calibration probe's amount: about PROBE_BYTES moved (a request/response transaction
+    moves its size twice), at most 100 transactions, at least one transaction or send."""
+    if test in RR_TESTS:
+        return max(1, min(100, PROBE_BYTES // (2 * size_bytes)))
+    return max(1, PROBE_BYTES // size_bytes) * size_bytes
 
 
 def as_calibration(test: str, size_bytes: int, rate: float) -> dict:

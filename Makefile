@@ -2,13 +2,20 @@
 SNAKEMAKE := .venv/bin/snakemake
 CORES ?= 1
 
-.PHONY: figures test setup lint bench compare testbed testbed-up testbed-down testbed-guests forget
+.PHONY: figures datapaths test setup lint bench compare testbed testbed-up testbed-down testbed-guests forget
 
 # The report is built also when cells failed (the figures are drawn from what was measured);
 # the exit status is the run's.
 figures: setup
 	@status=0; $(SNAKEMAKE) --cores $(CORES) figures || status=$$?; \
 	 $(SNAKEMAKE) --report results/report.html || true; exit $$status
+
+# Today's data paths (config/datapaths.yaml), in a results directory of their own.
+datapaths: setup
+	@status=0; $(SNAKEMAKE) --cores $(CORES) figures --configfile config/datapaths.yaml -d datapaths \
+	   -s $(CURDIR)/Snakefile || status=$$?; \
+	 $(SNAKEMAKE) -s $(CURDIR)/Snakefile -d datapaths --configfile config/datapaths.yaml \
+	   --report datapaths/results/report.html || true; exit $$status
 
 test:
 	@scripts/setup.sh --tests

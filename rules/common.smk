@@ -60,7 +60,7 @@ wildcard_constraints:
     platform="|".join(EXPERIMENT.platforms),
     figure="|".join(EXPERIMENT.figures),
     baseline="|".join(EXPERIMENT.platforms),
-    test="TCP_RR|UDP_RR|TCP_STREAM|UDP_STREAM",
+    test="TCP_RR|UDP_RR|TCP_CRR|TCP_STREAM|UDP_STREAM",
     size_bytes="[1-9][0-9]*",
     rep="[1-9][0-9]*",
     round="[1-9][0-9]*",

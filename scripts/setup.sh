@@ -70,6 +70,12 @@ command -v timeout >/dev/null || missing+=(coreutils)
 # The vm platform: QEMU, and readelf to find the guest binaries' libraries.
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 command -v readelf >/dev/null || missing+=(binutils)
+# Today's data paths (config/datapaths.yaml): NAT rules, WireGuard's tools (and its userspace
+# implementation, for a kernel without WireGuard), and the offloads provenance records.
+command -v nft >/dev/null || [ -x /usr/sbin/nft ] || missing+=(nftables)
+command -v wg >/dev/null || missing+=(wireguard-tools)
+command -v wireguard-go >/dev/null || missing+=(wireguard-go)
+command -v ethtool >/dev/null || [ -x /usr/sbin/ethtool ] || missing+=(ethtool)
 if [ "$tests" -eq 1 ]; then
   command -v munged >/dev/null || missing+=(munge)
   command -v slurmctld >/dev/null || missing+=(slurm-wlm)

@@ -11,7 +11,7 @@ BOTTOM = {"model", "errors", "atomic", "sizes", "stats", "wire", "machine"}
 ANALYSIS = {"aggregate", "comparison", "metrics", "plots", "precision", "provenance", "stats", "summary"}
 ANALYSIS |= {"change", "change_cli"}
 RUNNING = {"broker", "cell", "guests", "guest_image", "hosts", "lifecycle", "netperf", "netserver"}
-RUNNING |= {"preflight", "sshd", "testbed", "config", "sizing", "__main__"}
+RUNNING |= {"preflight", "sshd", "testbed", "config", "sizing", "__main__", "netns", "datapaths"}
 
 
 def imports_of(module: str) -> set[str]:

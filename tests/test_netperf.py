@@ -50,6 +50,23 @@ def test_udp_stream_uses_receiver_rate_not_sender():
     assert (m.datagrams_sent, m.datagrams_received) == (233057, 209953)
 
 
+def test_tcp_crr_is_a_request_response_test_with_a_connection_per_transaction():
+    # A real sized run (netperf 2.7.0, -l -500), with the cell's own selectors.
+    m = parse_result("TCP_CRR", 1, output("tcp_crr_1.out"))
+    assert m.transactions_per_s == 11552.947 and m.transactions == 500
+    with pytest.raises(
+        NetperfOutputError, match=re.escape("DIRECTION is 'Connect|Send|Recv', not the 'Send|Recv'")
+    ):
+        parse_result("TCP_RR", 1, output("tcp_crr_1.out"))  # a CRR output is no TCP_RR result
+
+
+def test_udp_stream_keeps_the_senders_rate_and_the_datagrams_lost():
+    # A real sized run of 2,000 datagrams over loopback, of which 1,137 arrived.
+    m = parse_result("UDP_STREAM", 1024, output("udp_stream_1k.out"))
+    assert (m.throughput_mbit_s, m.send_throughput_mbit_s) == (664.69, 1169.2)
+    assert (m.datagrams_sent, m.datagrams_received) == (2000, 1137)
+
+
 def test_size_other_than_asked_is_refused():
     with pytest.raises(
         NetperfOutputError, match="REQUEST_SIZE/RESPONSE_SIZE are 512/512 bytes, not the 64/64"
@@ -100,6 +117,10 @@ def test_command_is_an_argument_list():
     assert stream[stream.index("-l") + 1] == "3"
     with pytest.raises(ValueError, match="unknown test"):
         netperf.command("SCTP_RR", 1, 1, "h", 1)
+    # A server behind NAT: the data connection's port is fixed (published), after the sizes.
+    crr = netperf.command("TCP_CRR", 1, 1, "h", 12866, data_port=12867)
+    assert crr[crr.index("--") + 1 :][:4] == ["-r", "1,1", "-P", ",12867"]
+    assert "-P" not in argv[argv.index("--") :]
 
 
 def test_version():

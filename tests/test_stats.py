@@ -101,6 +101,19 @@ def test_udp_loss_and_low_coverage_flags():
     assert flags_of(lossy, test="UDP_STREAM")[("native", 8192)] == "udp_loss;low_coverage"
 
 
+def test_a_bulk_table_keeps_the_senders_rate_and_udps_loss_beside_the_receivers():
+    sent = [
+        record("native", 1024, rep, 100.0, test="UDP_STREAM", transactions=None, send_throughput_mbit_s=200.0,
+               datagrams_sent=1000, datagrams_received=500 + 100 * rep)
+        for rep in range(1, 4)
+    ]  # fmt: skip
+    table = figure_table("f", "UDP_STREAM", LABELS, sent).set_index("metric")
+    assert list(table.index) == ["throughput_mbit_s", "send_throughput_mbit_s", "udp_loss_percent"]
+    assert table.loc["send_throughput_mbit_s", "mean"] == 200.0
+    assert table.loc["udp_loss_percent", "mean"] == pytest.approx(30.0)  # 40%, 30%, 20% lost
+    assert table.loc["udp_loss_percent", "unit"] == "%"
+
+
 def test_bootstrap_is_deterministic_under_its_seed():
     a = [10.0, 11.0, 9.5, 10.2, 10.8, 9.9]
     b = [20.0, 21.0, 19.0, 20.5, 19.5, 20.2]

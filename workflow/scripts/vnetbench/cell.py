@@ -19,7 +19,7 @@ _SSH_GRACE = 5.0
 # How `timeout -s KILL` ends: it kills its whole process group, itself
 # included, so a shell reports 137 and a direct parent sees -9.
 _KILLED = {124, 137, -9}
-_EXTRAS = {"latency_us", "cpu"}
+_EXTRAS = {"latency_us", "cpu", "send_throughput_mbit_s"}
 
 
 class CellFailed(VnetbenchError):
@@ -44,7 +44,7 @@ def command(measurement: Measurement, settings: RunSettings, amount: int | None 
     m = measurement
     argv = netperf.command(
         m.test, m.size_bytes, m.duration, m.server_address, m.netserver_port, m.netperf, m.netperf_options,
-        latency=m.latency, cpu=m.cpu, amount=amount,
+        latency=m.latency, cpu=m.cpu, amount=amount, data_port=m.data_port,
     )  # fmt: skip
     one = ["timeout", "-s", "KILL", f"{limit(measurement, settings):g}", *argv]
     return one if m.runs == 1 else shell(_RUNS, str(m.runs), *one)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from .datapaths import PATHS
 from .errors import VnetbenchError
 from .model import (
     LOCAL,
@@ -288,7 +289,8 @@ def _testbed(config: dict, workdir: str) -> Testbed | None:
                 "link_rate", "only the embedded testbed has a wire to limit", "null with testbed: hosts"
             )
         return None
-    return for_workdir(workdir, config["link_rate"])
+    kinds = {spec.get("embedded") for spec in config["platforms"].values()}
+    return for_workdir(workdir, config["link_rate"], tuple(kind for kind in PATHS if kind in kinds))
 
 
 def guest_settings(config: dict) -> GuestSettings:

@@ -17,6 +17,8 @@ UNITS = {
     "machine_cpu_us_per_transaction": "us CPU/trans",
     "client_cpu_us_per_transaction": "us CPU/trans",
     "server_cpu_us_per_transaction": "us CPU/trans",
+    "send_throughput_mbit_s": "Mbit/s",
+    "udp_loss_percent": "%",
 }
 RATES = ("throughput_mbit_s", "transactions_per_s")
 EXTRA = {
@@ -34,7 +36,13 @@ _READ = {
     "machine_cpu_us_per_transaction": lambda r: (r.get("machine_cpu") or {}).get("us_per_transaction"),
     "client_cpu_us_per_transaction": lambda r: (r.get("cpu") or {}).get("client_us_per_transaction"),
     "server_cpu_us_per_transaction": lambda r: (r.get("cpu") or {}).get("server_us_per_transaction"),
+    "udp_loss_percent": lambda r: (
+        100 * (1 - r["datagrams_received"] / r["datagrams_sent"]) if r.get("datagrams_sent") else None
+    ),
 }
+# Bulk tests: the receiver's rate is the figure's; the sender's, and what UDP lost between
+# them, are kept beside it (a UDP sender can send far more than arrives).
+BULK = ("send_throughput_mbit_s", "udp_loss_percent")
 
 
 def value(record: dict, metric: str) -> float | None:
@@ -45,5 +53,5 @@ def value(record: dict, metric: str) -> float | None:
 def present(test: str, records: list[dict]) -> list[str]:
     """The metrics of a table: the rates, then every extra metric all its records hold."""
     metrics = list(RATES) if test in RR_TESTS else ["throughput_mbit_s"]
-    extras = [metric for group in EXTRA.values() for metric in group]
+    extras = [metric for group in EXTRA.values() for metric in group] + list(BULK)
     return metrics + [m for m in extras if records and all(value(r, m) is not None for r in records)]

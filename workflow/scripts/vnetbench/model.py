@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the testbed is the lab's; only its type is named here
     from .testbed import Testbed
 
-RR_TESTS = ("TCP_RR", "UDP_RR")
+RR_TESTS = ("TCP_RR", "UDP_RR", "TCP_CRR")  # TCP_CRR: a connection per transaction
 STREAM_TESTS = ("TCP_STREAM", "UDP_STREAM")
 TESTS = RR_TESTS + STREAM_TESTS
 
@@ -28,6 +28,10 @@ class Host:
     key: str | None = None
     known_hosts: str | None = None
     address: str | None = None  # where netperf sends data (servers)
+    # Where netserver listens, if not at `address` (a server behind NAT, reached at a published
+    # address), and the port of netperf's data connection, if it must be fixed (published).
+    listen_address: str | None = None
+    data_port: int | None = None
     netperf: str = "netperf"
     netserver: str = "netserver"
     netserver_port: int = 12865
@@ -45,6 +49,10 @@ class Host:
     @property
     def measured_as(self) -> str:
         return self.identity or self.target
+
+    @property
+    def bind_address(self) -> str | None:
+        return self.listen_address or self.address
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,7 @@ class Measurement:
     # many seconds, from the configuration's calibration (calibration_path); None: timed runs.
     run_length: float | None = None
     runs: int = 1  # netperf runs back to back in the cell; its value is their mean
+    data_port: int | None = None  # the server's data port, where it is fixed (published by NAT)
 
     def as_params(self) -> dict:
         """The tracked form. Its repr is what Snakemake compares between runs: keep the keys
@@ -132,6 +141,8 @@ class Measurement:
             params["run_length"] = self.run_length
         if self.runs != 1:
             params["runs"] = self.runs
+        if self.data_port is not None:
+            params["data_port"] = self.data_port
         return params
 
     @classmethod
@@ -272,4 +283,5 @@ def measurement_for(
         netperf=platform.client.netperf,
         server_address=platform.server.address,
         netserver_port=platform.server.netserver_port,
+        data_port=platform.server.data_port,
     )

@@ -1,6 +1,6 @@
 """netperf's command line and output: pure functions of text, no network.
 
-A cell runs one classic netperf test (TCP_RR, UDP_RR, TCP_STREAM, UDP_STREAM)
+A cell runs one classic netperf test (TCP_RR, UDP_RR, TCP_CRR, TCP_STREAM, UDP_STREAM)
 through the omni code with keyval output (`-k`), which is robust to empty
 values where the CSV output is not. The parser accepts an output only when it is
 the measurement the cell asked for: test, direction, sizes and units, and values
@@ -53,14 +53,15 @@ SD_UNITS = "usec/KB"
 # `-f m`: throughputs in 10^6 bits/s, which the figures call Mbit/s.
 UNITS = "10^6bits/s"
 # What each test does, as netperf names it: RR tests send and receive, STREAM tests send.
-DIRECTION = {"TCP_RR": "Send|Recv", "UDP_RR": "Send|Recv", "TCP_STREAM": "Send", "UDP_STREAM": "Send"}
+DIRECTION = {"TCP_RR": "Send|Recv", "UDP_RR": "Send|Recv", "TCP_CRR": "Connect|Send|Recv",
+             "TCP_STREAM": "Send", "UDP_STREAM": "Send"}  # fmt: skip
 # The values each kind of test is read from: each must be finite and not negative.
 # Others may hold netperf's "not applicable" -1 (REQUEST_SIZE of a STREAM test).
 _USED = {
     "rr": ("TRANSACTION_RATE", "REQUEST_SIZE", "RESPONSE_SIZE", "ELAPSED_TIME", "LOCAL_BYTES_RECVD",
            "REMOTE_BYTES_RECVD", "THROUGHPUT"),
     "stream": ("REMOTE_RECV_THROUGHPUT", "LOCAL_SEND_SIZE", "ELAPSED_TIME", "REMOTE_BYTES_RECVD",
-               "LOCAL_SEND_CALLS", "REMOTE_RECV_CALLS", "THROUGHPUT"),
+               "LOCAL_SEND_CALLS", "REMOTE_RECV_CALLS", "THROUGHPUT", "LOCAL_SEND_THROUGHPUT"),
 }  # fmt: skip
 _TEXT_KEYS = {"THROUGHPUT_UNITS", "PROTOCOL", "DIRECTION", "COMMAND_LINE", "SD_UNITS", "LOCAL_CPU_METHOD",
               "REMOTE_CPU_METHOD"}  # fmt: skip
@@ -110,6 +111,7 @@ class NetperfResult:
     # Asked-for extras: {"p50": ..., ...} in microseconds; CPU utilisation and service demand.
     latency_us: dict | None = None
     cpu: dict | None = None
+    send_throughput_mbit_s: float | None = None  # bulk tests: the sender's rate (UDP: above what arrived)
 
 
 def option_problem(options: list[str] | tuple[str, ...]) -> tuple[int, str] | None:
@@ -153,9 +155,11 @@ def command(
     latency: bool = False,
     cpu: bool = False,
     amount: int | None = None,
+    data_port: int | None = None,
 ) -> list[str]:
     """The argument list of one netperf run (never a shell string). `amount`: a run of that
-    many transactions (request/response) or bytes (bulk) instead of `duration` seconds."""
+    many transactions (request/response) or bytes (bulk) instead of `duration` seconds;
+    `data_port`: the server's port of the data connection (else netserver picks one)."""
     if test not in TESTS:
         raise ValueError(f"unknown test {test!r}; allowed: {', '.join(TESTS)}")
     if amount is not None:
@@ -169,7 +173,8 @@ def command(
     # -l N runs N seconds; -l -N runs N transactions (request/response) or bytes (bulk).
     length = str(-int(amount)) if amount is not None else str(int(duration))
     global_options += ["-l", length, "-t", test, *(["-c", "-C"] if cpu else []), *extra_options]
-    return [netperf, *global_options, "--", *sizes, "-k", ",".join(selectors(latency, cpu))]
+    port = ["-P", f",{data_port}"] if data_port is not None else []
+    return [netperf, *global_options, "--", *sizes, *port, "-k", ",".join(selectors(latency, cpu))]
 
 
 def selectors(latency: bool = False, cpu: bool = False) -> tuple[str, ...]:
@@ -263,6 +268,7 @@ def parse_result(
         datagrams_received=int(numbers["REMOTE_RECV_CALLS"]) if udp else None,
         elapsed_s=elapsed,
         **extras,
+        send_throughput_mbit_s=numbers["LOCAL_SEND_THROUGHPUT"],
     )
 
 
@@ -337,6 +343,9 @@ def combine(results: list[NetperfResult]) -> NetperfResult:
         elapsed_s=round(total("elapsed_s"), 3),
         latency_us=mean_of_dicts([r.latency_us for r in results]),
         cpu=mean_of_dicts([r.cpu for r in results]),
+        send_throughput_mbit_s=None
+        if first.send_throughput_mbit_s is None
+        else mean([r.send_throughput_mbit_s for r in results]),
     )
 
 

@@ -93,7 +93,7 @@ class NetserverError(HostError):
 def pidfile(host: Host) -> str:
     # Testbed hosts share one filesystem, and two testbeds use the same data
     # addresses: the SSH address (unique per testbed) is part of the name too.
-    return f"/tmp/vnetbench-netserver-{host.ssh_host}-{host.address}-{host.netserver_port}.pid"
+    return f"/tmp/vnetbench-netserver-{host.ssh_host}-{host.bind_address}-{host.netserver_port}.pid"
 
 
 def ensure(session, host: Host, listen_timeout: int = LISTEN_TIMEOUT) -> str:
@@ -108,7 +108,7 @@ def ensure(session, host: Host, listen_timeout: int = LISTEN_TIMEOUT) -> str:
         "-p",
         str(host.netserver_port),
         "-L",
-        host.address,
+        host.bind_address,
     )
     result = session.run(argv, listen_timeout + 10)
     if result.exit_code != 0:

@@ -82,7 +82,8 @@ def host_facts(session, host: Host, data_address: str) -> tuple[dict, list[str]]
 def check_data_path(session, client: Host, server: Host) -> str | None:
     """One TCP_RR transaction from client to server; a problem text, or None."""
     argv = [client.netperf, "-P", "0", "-H", server.address, "-p", str(server.netserver_port)]
-    argv += ["-t", "TCP_RR", "-l", "-1", "--", "-k", "TRANSACTION_RATE"]
+    port = ["-P", f",{server.data_port}"] if server.data_port is not None else []  # published by NAT
+    argv += ["-t", "TCP_RR", "-l", "-1", "--", *port, "-k", "TRANSACTION_RATE"]
     result = session.run(["timeout", "-s", "KILL", "10", *argv], timeout=15)
     if result.exit_code != 0 or "TRANSACTION_RATE=" not in result.output:
         return (

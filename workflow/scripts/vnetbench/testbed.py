@@ -28,16 +28,17 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import VnetbenchError
+from . import datapaths
 from .model import Host
+from .netns import TestbedError, inside, ip_in, link_exists, run, veth
 from .sshd import SSHServer, generate_key, wait_listening
 
 PLATFORM_NODES = {"native": ("a", "b"), "openvz": ("ca", "cb"), "xen": ("ga", "gb"), "vm": ("va", "vb")}
+PLATFORM_NODES |= datapaths.NODES  # today's data paths (vnetbench.datapaths), built when configured
 DATA_ADDRESS = {
     "a": "198.18.0.1",
     "b": "198.18.0.2",
@@ -47,6 +48,7 @@ DATA_ADDRESS = {
     "cb": "198.18.2.2",
     "va": "198.18.0.21",
     "vb": "198.18.0.22",
+    **datapaths.DATA_ADDRESS,
 }
 # QEMU guests (guests.py) run inside their machine's namespace, booted on first use; their
 # SSH is forwarded from the machine's management address.
@@ -62,11 +64,8 @@ _NODE_TITLE = {
     "gb": "guest on B",
     "va": "QEMU guest on A",
     "vb": "QEMU guest on B",
+    **datapaths.TITLE,
 }
-
-
-class TestbedError(VnetbenchError):
-    """A testbed command failed; carries the command, exit code and output."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +73,17 @@ class Testbed:
     instance: str  # 6 hex digits, from the working directory
     state_dir: Path
     link_rate: str | None = None
+    paths: tuple[str, ...] = ()  # of datapaths.PATHS: built besides the paper's platforms
+
+    @property
+    def nodes(self) -> list[str]:
+        """The hosts, each a namespace with its own sshd."""
+        return [*_MGMT_HOST, *(node for kind in self.paths for node in datapaths.NODES[kind])]
+
+    @property
+    def all_netns(self) -> set[str]:
+        machines = [m for kind in self.paths for m in datapaths.MACHINES.get(kind, ())]
+        return {self.netns(node) for node in [*self.nodes, *machines]} | {self.mgmt_netns}
 
     @property
     def prefix(self) -> str:
@@ -95,7 +105,7 @@ class Testbed:
         return f"{self.prefix}m"  # the one interface in the root namespace (15 chars at most)
 
     def mgmt_address(self, node: str) -> str:
-        return f"{self.mgmt_net}.{_MGMT_HOST[node]}"
+        return f"{self.mgmt_net}.{(_MGMT_HOST | datapaths.MGMT_HOST)[node]}"
 
     @property
     def client_key(self) -> Path:
@@ -112,6 +122,7 @@ class Testbed:
     def host(self, node: str, role: str, platform: str) -> Host:
         """A testbed node as the same kind of SSH host as any external one."""
         guest = node in GUEST_MACHINE
+        seen = datapaths.SERVER_AS_SEEN.get(node, {}) if role == "server" else {}
         return Host(
             name=f"{platform} {role}",
             ssh_host=self.mgmt_address(GUEST_MACHINE.get(node, node)),
@@ -119,6 +130,7 @@ class Testbed:
             key=str(self.client_key),
             known_hosts=str(self.guest_known_hosts if guest else self.known_hosts),
             address=DATA_ADDRESS[node] if role == "server" else None,
+            **seen,  # a server behind NAT: reached at its machine's published ports
             # Measurements are tied to the node, not to this checkout's management addresses.
             identity=f"embedded {_NODE_TITLE[node]}",
         )
@@ -127,31 +139,17 @@ class Testbed:
         return SSHServer(self.state_dir / "sshd" / node, self.mgmt_address(node), 22, self.client_key)
 
 
-def for_workdir(workdir: str | os.PathLike, link_rate: str | None = None) -> Testbed:
+def for_workdir(
+    workdir: str | os.PathLike, link_rate: str | None = None, paths: tuple[str, ...] = ()
+) -> Testbed:
     workdir = Path(workdir).resolve()
     instance = hashlib.sha256(str(workdir).encode()).hexdigest()[:6]
-    return Testbed(instance, workdir / ".vnetbench" / "testbed", link_rate)
-
-
-def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if check and done.returncode != 0:
-        output = (done.stdout + done.stderr).rstrip()
-        raise TestbedError(f"testbed command failed (exit {done.returncode}): {' '.join(argv)}\n{output}")
-    return done
-
-
-def ip_in(netns: str | None, *args: str) -> None:
-    _run("ip", *(["-n", netns] if netns else []), *args)
-
-
-def _in(netns: str, *argv: str) -> None:
-    _run("ip", "netns", "exec", netns, *argv)
+    return Testbed(instance, workdir / ".vnetbench" / "testbed", link_rate, tuple(paths))
 
 
 def namespaces(testbed: Testbed) -> list[str]:
     """The instance's namespaces that exist now."""
-    listing = _run("ip", "netns", "list").stdout
+    listing = run("ip", "netns", "list").stdout
     names = [line.split()[0] for line in listing.splitlines() if line.strip()]
     return [name for name in names if name.startswith(f"{testbed.prefix}-")]
 
@@ -162,8 +160,7 @@ def is_up(testbed: Testbed) -> bool:
     if not state.exists():
         return False
     pids = json.loads(state.read_text()).get("sshd_pids", {})
-    expected = {testbed.netns(node) for node in _MGMT_HOST} | {testbed.mgmt_netns}
-    if not expected <= set(namespaces(testbed)) or set(pids) != set(_MGMT_HOST):
+    if not testbed.all_netns <= set(namespaces(testbed)) or set(pids) != set(testbed.nodes):
         return False
     return all(process_name(pid) == "sshd" for pid in pids.values())
 
@@ -190,7 +187,7 @@ def up(testbed: Testbed, log=print) -> dict:
     if is_up(testbed):
         log(f"testbed {testbed.prefix} is already up")
         return inventory(testbed)
-    if namespaces(testbed) or _link_exists(testbed.root_link):
+    if namespaces(testbed) or link_exists(testbed.root_link):
         log(f"testbed {testbed.prefix}: cleaning up what an earlier run left")
         down(testbed, log)
     _check_mgmt_net_free(testbed)
@@ -206,12 +203,8 @@ def up(testbed: Testbed, log=print) -> dict:
     return inventory(testbed)
 
 
-def _link_exists(name: str) -> bool:
-    return _run("ip", "link", "show", name, check=False).returncode == 0
-
-
 def _check_mgmt_net_free(testbed: Testbed) -> None:
-    routes = _run("ip", "-4", "route", "show", f"{testbed.mgmt_net}.0/24").stdout.strip()
+    routes = run("ip", "-4", "route", "show", f"{testbed.mgmt_net}.0/24").stdout.strip()
     if routes:
         raise TestbedError(
             f"the management network {testbed.mgmt_net}.0/24 of testbed {testbed.prefix} is already "
@@ -220,10 +213,10 @@ def _check_mgmt_net_free(testbed: Testbed) -> None:
 
 
 def _build(testbed: Testbed) -> None:
-    nodes = list(_MGMT_HOST)
-    for node in [*nodes, "mgmt"]:
-        _run("ip", "netns", "add", testbed.netns(node))
-        ip_in(testbed.netns(node), "link", "set", "lo", "up")
+    nodes = testbed.nodes
+    for netns in sorted(testbed.all_netns):
+        run("ip", "netns", "add", netns)
+        ip_in(netns, "link", "set", "lo", "up")
 
     # Management: root <-> bridge in the mgmt namespace <-> every host.
     mgmt = testbed.mgmt_netns
@@ -234,30 +227,28 @@ def _build(testbed: Testbed) -> None:
     ip_in(None, "link", "set", testbed.root_link, "up")
     ip_in(mgmt, "link", "set", "root", "master", "br0", "up")
     for node in nodes:
-        _veth(testbed.netns(node), "mgmt0", mgmt, f"h-{node}")
+        veth(testbed.netns(node), "mgmt0", mgmt, f"h-{node}")
         ip_in(mgmt, "link", "set", f"h-{node}", "master", "br0", "up")
         ip_in(testbed.netns(node), "addr", "add", f"{testbed.mgmt_address(node)}/24", "dev", "mgmt0")
         ip_in(testbed.netns(node), "link", "set", "mgmt0", "up")
 
     # The wire between the machines, on a bridge in each (dom0's bridge for the guests).
-    _veth(testbed.netns("a"), "wire", testbed.netns("b"), "wire")
+    veth(testbed.netns("a"), "wire", testbed.netns("b"), "wire")
     for machine, peer, guest, container, subnet in (("a", "b", "ga", "ca", 1), ("b", "a", "gb", "cb", 2)):
         ns = testbed.netns(machine)
-        _in(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        inside(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         ip_in(ns, "link", "add", "br0", "address", _BRIDGE_MAC[machine], "type", "bridge")
         ip_in(ns, "link", "set", "wire", "master", "br0", "up")
         ip_in(ns, "addr", "add", f"{DATA_ADDRESS[machine]}/24", "dev", "br0")
         ip_in(ns, "link", "set", "br0", "up")
-        if testbed.link_rate:
-            _in(ns, "tc", "qdisc", "replace", "dev", "wire", "root", "tbf", "rate", testbed.link_rate,
-                "burst", "64kb", "latency", "50ms")  # fmt: skip
+        datapaths.limit_wire(testbed, ns)
         # Xen-style guest: a veth whose machine end is a port of the bridge.
-        _veth(ns, "vg", testbed.netns(guest), "eth0")
+        veth(ns, "vg", testbed.netns(guest), "eth0")
         ip_in(ns, "link", "set", "vg", "master", "br0", "up")
         ip_in(testbed.netns(guest), "addr", "add", f"{DATA_ADDRESS[guest]}/24", "dev", "eth0")
         ip_in(testbed.netns(guest), "link", "set", "eth0", "up")
         # OpenVZ-style container: a veth routed by the machine's kernel.
-        _veth(ns, "vc", testbed.netns(container), "eth0")
+        veth(ns, "vc", testbed.netns(container), "eth0")
         ip_in(ns, "addr", "add", f"198.18.{subnet}.1/24", "dev", "vc")
         ip_in(ns, "link", "set", "vc", "up")
         ip_in(testbed.netns(container), "addr", "add", f"{DATA_ADDRESS[container]}/24", "dev", "eth0")
@@ -265,6 +256,8 @@ def _build(testbed: Testbed) -> None:
         ip_in(testbed.netns(container), "route", "add", "default", "via", f"198.18.{subnet}.1")
         peer_subnet = 3 - subnet
         ip_in(ns, "route", "add", f"198.18.{peer_subnet}.0/24", "via", DATA_ADDRESS[peer])
+    for kind in testbed.paths:
+        datapaths.build(testbed, kind)
 
 
 # A bridge without an address of its own takes the lowest of its ports' and changes it when a
@@ -273,28 +266,10 @@ def _build(testbed: Testbed) -> None:
 _BRIDGE_MAC = {"a": "02:00:c6:12:00:01", "b": "02:00:c6:12:00:02", "mgmt": "02:00:c6:13:00:01"}
 
 
-def _veth(netns: str, name: str, peer_netns: str, peer_name: str) -> None:
-    _run(
-        "ip",
-        "link",
-        "add",
-        name,
-        "netns",
-        netns,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        peer_name,
-        "netns",
-        peer_netns,
-    )
-
-
 def _start_sshds(testbed: Testbed) -> dict[str, int]:
     generate_key(testbed.client_key, comment=f"vnetbench-{testbed.prefix}")
     known_hosts, processes = [], {}
-    for node in _MGMT_HOST:
+    for node in testbed.nodes:
         server = testbed.sshd(node)
         server.prepare()
         known_hosts.append(server.known_hosts_line())
@@ -312,17 +287,17 @@ def down(testbed: Testbed, log=print) -> list[str]:
     """Stop every process in the instance's namespaces by pid, then delete them all."""
     done = []
     for netns in namespaces(testbed):
-        pids = [int(pid) for pid in _run("ip", "netns", "pids", netns).stdout.split()]
+        pids = [int(pid) for pid in run("ip", "netns", "pids", netns).stdout.split()]
         for pid in pids:
             kill_pid(pid)
-        _run("ip", "netns", "del", netns)
+        run("ip", "netns", "del", netns)
         done.append(f"{netns}: deleted" + (f", stopped pids {' '.join(map(str, pids))}" if pids else ""))
     # The root end of the management veth dies with its peer's namespace, asynchronously:
     # it may vanish between a check and a delete, so deleting it is allowed to find nothing.
-    if _link_exists(testbed.root_link):
-        _run("ip", "link", "del", testbed.root_link, check=False)
+    if link_exists(testbed.root_link):
+        run("ip", "link", "del", testbed.root_link, check=False)
         done.append(f"{testbed.root_link}: deleted")
-    if _link_exists(testbed.root_link):
+    if link_exists(testbed.root_link):
         raise TestbedError(f"could not delete {testbed.root_link}")
     for state in ("state.json", "guests.json"):
         (testbed.state_dir / state).unlink(missing_ok=True)  # guests died with their namespaces
@@ -360,7 +335,7 @@ def is_alive(pid: int) -> bool:
 def inventory(testbed: Testbed) -> dict:
     """Hosts, addresses and ready-to-paste ssh command lines."""
     hosts = {}
-    for node in [*_MGMT_HOST, *GUEST_MACHINE]:
+    for node in [*testbed.nodes, *GUEST_MACHINE]:
         host = testbed.host(node, "", "")
         hosts[node] = {
             "what": _NODE_TITLE[node] + (" (booted by the first vm cell)" if node in GUEST_MACHINE else ""),
@@ -377,8 +352,11 @@ def inventory(testbed: Testbed) -> dict:
         "link_rate": testbed.link_rate or "unlimited",
         "management_network": f"{testbed.mgmt_net}.0/24 (root side: {testbed.root_link})",
         "platforms": {
-            name: {"client": client, "server": server, "target": DATA_ADDRESS[server]}
+            name: {"client": client, "server": server, "target": testbed.host(server, "server", name).address}
             for name, (client, server) in PLATFORM_NODES.items()
+            if name not in datapaths.PATHS or name in testbed.paths
         },
         "hosts": hosts,
+        # What each of today's data paths is made of: devices, MTU, offloads, netfilter rules.
+        "paths": {kind: datapaths.describe(testbed, kind) for kind in testbed.paths if is_up(testbed)},
     }

@@ -1,0 +1,161 @@
+"""Today's data paths on the embedded testbed: each built from real kernel devices (or refused,
+naming what the kernel lacks), each carrying real netperf cells over SSH, its counters showing
+that the traffic took it, and all of it gone after `down`."""
+
+import json
+import os
+import subprocess
+
+import pytest
+from vnetbench import cell, datapaths, preflight, testbed
+from vnetbench.config import ConfigError, load_experiment
+from vnetbench.model import Cell, RunSettings
+
+from .conftest import leftovers, tiny_config
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root"),
+]
+
+
+def kernel_can_make(kind: str) -> bool:
+    """Whether this kernel makes `kind` devices: tried in a namespace of our own."""
+    ns = f"vnbprobe{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run(["ip", "-n", ns, "link", "add", "d0", "type", "dummy"], capture_output=True)
+        link = ["ip", "-n", ns, "link", "add", "p0", "link", "lo", "type", kind]
+        return subprocess.run(link, capture_output=True).returncode == 0
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=True)
+
+
+BUILDABLE = [kind for kind in datapaths.PATHS if kind != "ipvlan" or kernel_can_make("ipvlan")]
+
+
+def path_config(kinds) -> dict:
+    platforms = {name: {"label": name, "embedded": name} for name in ("native", *kinds)}
+    return tiny_config(testbed="embedded", platforms=platforms)
+
+
+@pytest.fixture(scope="module")
+def paths(tmp_path_factory):
+    """native and every path this kernel can build, up, with netserver on every server."""
+    workdir = tmp_path_factory.mktemp("paths")
+    experiment = load_experiment(path_config(BUILDABLE), workdir=str(workdir))
+    bed = experiment.testbed
+    testbed.up(bed, log=lambda line: None)
+    try:
+        preflight.run(experiment)
+        yield experiment
+    finally:
+        testbed.down(bed, log=lambda line: None)
+        assert leftovers(bed) == []
+        assert subprocess.run(["pgrep", "-f", f"wireguard-go.*{bed.prefix}"]).returncode != 0
+
+
+def inside(bed, node: str, *argv: str) -> str:
+    done = subprocess.run(["ip", "netns", "exec", bed.netns(node), *argv], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def link(bed, node: str, device: str) -> dict:
+    return json.loads(inside(bed, node, "ip", "-s", "-d", "-j", "link", "show", device))[0]
+
+
+def nat_packets(bed) -> int:
+    """Packets the DNAT rules of bridge_nat's machine B translated."""
+    rules = json.loads(inside(bed, "nb", "nft", "-j", "list", "ruleset"))["nftables"]
+    total = 0
+    for item in rules:
+        exprs = item.get("rule", {}).get("expr", [])
+        if any("dnat" in e for e in exprs):
+            total += sum(e["counter"]["packets"] for e in exprs if "counter" in e)
+    return total
+
+
+def wireguard_received(bed) -> int:
+    transfer = inside(bed, "b", "wg", "show", "wg0", "transfer").split()
+    return int(transfer[1])
+
+
+# What proves that a path carried a cell: a counter only its traffic moves.
+COUNTER = {
+    "bridge_nat": nat_packets,
+    "macvlan": lambda bed: link(bed, "mb", "eth0")["stats64"]["rx"]["packets"],
+    "ipvlan": lambda bed: link(bed, "ib", "eth0")["stats64"]["rx"]["packets"],
+    "vxlan": lambda bed: link(bed, "b", "vx0")["stats64"]["rx"]["packets"],
+    "wireguard": wireguard_received,
+}
+
+
+@pytest.mark.parametrize("kind", BUILDABLE)
+@pytest.mark.parametrize("test", ["TCP_RR", "TCP_CRR", "UDP_RR", "TCP_STREAM", "UDP_STREAM"])
+def test_a_cell_on_each_path_takes_that_path(paths, kind, test):
+    bed, platform = paths.testbed, paths.platforms[kind]
+    size = 1024 if "STREAM" in test else 64
+    before = COUNTER[kind](bed)
+    measurement = paths.measurement(kind, test, size)
+    record = cell.measure(
+        Cell(kind, test, size, 1), platform, measurement, RunSettings(timeout_margin=10, retries=0),
+        log=lambda line: None,
+    )  # fmt: skip
+    assert record["throughput_mbit_s"] > 0
+    if test in ("TCP_RR", "TCP_CRR", "UDP_RR"):
+        assert record["transactions_per_s"] > 50
+    if test == "UDP_STREAM":
+        assert record["send_throughput_mbit_s"] >= record["throughput_mbit_s"] * 0.99
+        assert record["datagrams_sent"] >= record["datagrams_received"] > 0
+    moved = COUNTER[kind](bed) - before
+    assert moved > 10, f"{kind} {test}: its counter moved by {moved}"
+
+
+def test_each_path_is_what_it_claims(paths):
+    bed = paths.testbed
+    # bridge_nat: the client dials B's published ports; netserver listens in the container.
+    nat = paths.platforms["bridge_nat"].server
+    assert (nat.address, nat.netserver_port, nat.data_port) == (datapaths.NAT_B, 12866, 12867)
+    assert nat.listen_address == "198.18.12.2"
+    assert "-P ,12867" in " ".join(cell.command(paths.measurement("bridge_nat", "TCP_RR", 1), RunSettings()))
+    assert "via 198.18.11.1" in inside(bed, "nca", "ip", "route", "get", datapaths.NAT_B)
+    # Its machines are its own: NAT's conntrack is nowhere on machines A and B.
+    assert "table" not in inside(bed, "a", "nft", "list", "ruleset")
+    # macvlan: a macvlan device in bridge mode on machine A's uplink (its bridge).
+    mv = link(bed, "ma", "eth0")
+    assert mv["linkinfo"]["info_kind"] == "macvlan" and mv["linkinfo"]["info_data"]["mode"] == "bridge"
+    # vxlan: VNI 42 between the machines' wire addresses; the endpoints' MTU leaves room for it.
+    vx = link(bed, "a", "vx0")["linkinfo"]["info_data"]
+    assert (vx["id"], vx["local"], vx["remote"], vx["port"]) == (42, "198.18.0.1", "198.18.0.2", 4789)
+    assert link(bed, "oa", "eth0")["mtu"] == datapaths.VXLAN_MTU
+    # wireguard: the endpoints route into the tunnel, which has its peer's key and endpoint.
+    assert "dev wg0" in inside(bed, "a", "ip", "route", "get", "198.18.16.2")
+    assert "198.18.0.2:51820" in inside(bed, "a", "wg", "show", "wg0", "endpoints")
+    assert link(bed, "wa", "eth0")["mtu"] == datapaths.WIREGUARD_MTU
+    # Provenance: what each path is made of.
+    facts = testbed.inventory(bed)["paths"]
+    assert "masquerade" in facts["bridge_nat"]["netfilter"]["na"]
+    assert "dnat to 198.18.12.2" in facts["bridge_nat"]["netfilter"]["nb"]
+    kinds = {(d["node"], d["device"]): d for d in facts["vxlan"]["devices"]}
+    assert kinds["a", "vx0"]["kind"] == "vxlan" and kinds["a", "vx0"]["mtu"] == 1450
+    assert facts["wireguard"]["wireguard"].startswith(("kernel", "wireguard-go"))
+    assert testbed.inventory(bed)["platforms"]["bridge_nat"]["target"] == datapaths.NAT_B
+
+
+@pytest.mark.skipif(kernel_can_make("ipvlan"), reason="this kernel makes ipvlan devices")
+def test_a_kernel_without_ipvlan_is_named_and_nothing_is_left(tmp_path):
+    bed = testbed.for_workdir(tmp_path, paths=("ipvlan",))
+    with pytest.raises(
+        testbed.TestbedError, match=r"the ipvlan platform needs ipvlan devices.*CONFIG_IPVLAN"
+    ):
+        testbed.up(bed, log=lambda line: None)
+    assert leftovers(bed) == []
+
+
+def test_a_bad_kind_is_refused_naming_the_choices(tmp_path):
+    config = path_config(["calico"])
+    with pytest.raises(
+        ConfigError, match="platforms.calico.embedded: .*bridge_nat, macvlan, ipvlan, vxlan, wireguard"
+    ):
+        load_experiment(config, workdir=str(tmp_path))

@@ -1,0 +1,307 @@
+"""Today's data paths on the embedded testbed: container networks, overlays, an encrypted tunnel.
+
+Each path is a client on machine A and a server on machine B (their namespaces, each with its
+own sshd on the management network, as every testbed host), joined by a real kernel data path:
+
+- bridge_nat: Docker's and Podman's default network. Each end behind a bridge (docker0) of its
+  machine, masqueraded on the way out; the server reached through ports published on B's
+  address (DNAT), netperf's control port and its data port both. NAT turns conntrack on for
+  every packet of its namespace, so this path has a pair of machines of its own (na, nb, built
+  like A and B, with a wire of their own): the other paths never pay for its conntrack.
+- macvlan (bridge mode), ipvlan (L2 mode): each end a device stacked on its machine's uplink.
+  The wire is a port of the machine's bridge (the xen path's), so the uplink is that bridge.
+- vxlan: an overlay between A and B over the wire (VNI 42, UDP 4789), each end behind a bridge
+  on the VXLAN device, MTU 1450 (50 bytes of encapsulation).
+- wireguard: each end behind a veth routed by its machine into a WireGuard tunnel between A
+  and B (keys generated per testbed, MTU 1420). The kernel's WireGuard where it has one, else
+  wireguard-go (userspace, through TUN), as provenance says.
+
+Addresses are in 198.18.0.0/15 only; everything is in the testbed's namespaces, so `down`
+removes it with them (wireguard-go too: it runs inside machine A's and B's namespaces).
+"""
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from .netns import TestbedError, inside, ip_in, link_exists, run, veth
+
+PATHS = ("bridge_nat", "macvlan", "ipvlan", "vxlan", "wireguard")
+NODES = {
+    "bridge_nat": ("nca", "ncb"),
+    "macvlan": ("ma", "mb"),
+    "ipvlan": ("ia", "ib"),
+    "vxlan": ("oa", "ob"),
+    "wireguard": ("wa", "wb"),
+}
+# Namespaces a path needs besides its two ends: bridge_nat's own machines (no sshd).
+MACHINES = {"bridge_nat": ("na", "nb")}
+DATA_ADDRESS = {
+    "nca": "198.18.11.2",
+    "ncb": "198.18.12.2",
+    "ma": "198.18.0.31",
+    "mb": "198.18.0.32",
+    "ia": "198.18.0.41",
+    "ib": "198.18.0.42",
+    "oa": "198.18.13.1",
+    "ob": "198.18.13.2",
+    "wa": "198.18.15.2",
+    "wb": "198.18.16.2",
+}
+MGMT_HOST = {
+    "nca": 16,
+    "ncb": 17,
+    "ma": 18,
+    "mb": 19,
+    "ia": 20,
+    "ib": 21,
+    "oa": 22,
+    "ob": 23,
+    "wa": 24,
+    "wb": 25,
+}
+TITLE = {
+    "nca": "container on A (bridge and NAT)",
+    "ncb": "container on B (bridge and NAT)",
+    "ma": "macvlan endpoint on A",
+    "mb": "macvlan endpoint on B",
+    "ia": "ipvlan endpoint on A",
+    "ib": "ipvlan endpoint on B",
+    "oa": "VXLAN endpoint on A",
+    "ob": "VXLAN endpoint on B",
+    "wa": "WireGuard endpoint on A",
+    "wb": "WireGuard endpoint on B",
+}
+# bridge_nat's server, as a client sees it: B's address and ports published there (DNAT to the
+# container, which listens on the same ports). netperf's data port is fixed to be published.
+NAT_B = "198.18.10.2"
+NAT_A = "198.18.10.1"
+PUBLISHED = {"netserver_port": 12866, "data_port": 12867}
+SERVER_AS_SEEN = {"ncb": {"address": NAT_B, "listen_address": DATA_ADDRESS["ncb"], **PUBLISHED}}
+# A machine's address on the wire (testbed.DATA_ADDRESS of a and b).
+_WIRE = {"a": "198.18.0.1", "b": "198.18.0.2"}
+VXLAN_MTU = 1450
+WIREGUARD_MTU = 1420
+WIREGUARD_PORT = 51820
+_NAT_MAC = {"na": "02:00:c6:12:00:03", "nb": "02:00:c6:12:00:04"}
+
+
+def namespaces_of(kind: str) -> tuple[str, ...]:
+    return MACHINES.get(kind, ()) + NODES[kind]
+
+
+def build(testbed, kind: str) -> None:
+    """Build the path `kind` between A and B; its end namespaces already exist (with lo and
+    their management veth), and so do A's and B's."""
+    {"bridge_nat": _bridge_nat, "macvlan": _stacked, "ipvlan": _stacked, "vxlan": _vxlan,
+     "wireguard": _wireguard}[kind](testbed, kind)  # fmt: skip
+
+
+def _bridge_nat(testbed, kind: str) -> None:
+    na, nb = testbed.netns("na"), testbed.netns("nb")
+    veth(na, "wire", nb, "wire")
+    for machine, container, own, subnet in (("na", "nca", NAT_A, 11), ("nb", "ncb", NAT_B, 12)):
+        ns, inner = testbed.netns(machine), testbed.netns(container)
+        inside(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        # The machine as A and B are: its address on a bridge that holds the wire.
+        ip_in(ns, "link", "add", "br0", "address", _NAT_MAC[machine], "type", "bridge")
+        ip_in(ns, "link", "set", "wire", "master", "br0", "up")
+        ip_in(ns, "addr", "add", f"{own}/24", "dev", "br0")
+        ip_in(ns, "link", "set", "br0", "up")
+        limit_wire(testbed, ns)
+        ip_in(ns, "link", "add", "docker0", "type", "bridge")
+        ip_in(ns, "addr", "add", f"198.18.{subnet}.1/24", "dev", "docker0")
+        ip_in(ns, "link", "set", "docker0", "up")
+        veth(ns, "veth0", inner, "eth0")
+        ip_in(ns, "link", "set", "veth0", "master", "docker0", "up")
+        ip_in(inner, "addr", "add", f"{DATA_ADDRESS[container]}/24", "dev", "eth0")
+        ip_in(inner, "link", "set", "eth0", "up")
+        ip_in(inner, "route", "add", "default", "via", f"198.18.{subnet}.1")
+        rules = testbed.state_dir / f"nat-{machine}.nft"
+        rules.write_text(
+            _nat_rules(f"198.18.{subnet}.0/24", DATA_ADDRESS[container] if machine == "nb" else None)
+        )
+        inside(ns, _tool("nft", "nftables"), "-f", str(rules))
+
+
+def _nat_rules(subnet: str, published_to: str | None) -> str:
+    """Docker's rules, in nftables: masquerade what leaves the bridge's subnet, forward only
+    established flows and the published ports (policy drop), DNAT the published ports."""
+    ports = f"{PUBLISHED['netserver_port']}, {PUBLISHED['data_port']}"
+    dnat = (
+        f"""
+  chain prerouting {{
+    type nat hook prerouting priority dstnat; policy accept;
+    ip daddr {NAT_B} tcp dport {{ {ports} }} counter dnat to {published_to}
+    ip daddr {NAT_B} udp dport {PUBLISHED["data_port"]} counter dnat to {published_to}
+  }}"""
+        if published_to
+        else ""
+    )
+    published = (
+        f"""
+    oifname "docker0" ip daddr {published_to} tcp dport {{ {ports} }} counter accept
+    oifname "docker0" ip daddr {published_to} udp dport {PUBLISHED["data_port"]} counter accept"""
+        if published_to
+        else ""
+    )
+    return f"""table ip vnetbench {{{dnat}
+  chain postrouting {{
+    type nat hook postrouting priority srcnat; policy accept;
+    ip saddr {subnet} oifname != "docker0" counter masquerade
+  }}
+  chain forward {{
+    type filter hook forward priority filter; policy drop;
+    ct state established,related counter accept{published}
+    iifname "docker0" oifname != "docker0" counter accept
+  }}
+}}
+"""
+
+
+def _stacked(testbed, kind: str) -> None:
+    mode = {"macvlan": ("macvlan", "mode", "bridge"), "ipvlan": ("ipvlan", "mode", "l2")}[kind]
+    for machine, node in zip(("a", "b"), NODES[kind], strict=True):
+        ns, inner = testbed.netns(machine), testbed.netns(node)
+        name = f"{kind[:2]}-{node}"
+        done = run("ip", "-n", ns, "link", "add", name, "link", "br0", "type", *mode, check=False)
+        if done.returncode != 0:
+            raise TestbedError(
+                f"the {kind} platform needs {kind} devices, which this kernel cannot make "
+                f"(CONFIG_{kind.upper()}): ip link add ... type {' '.join(mode)}: "
+                f"{(done.stdout + done.stderr).strip()}"
+            )
+        ip_in(ns, "link", "set", name, "netns", inner)
+        ip_in(inner, "link", "set", name, "name", "eth0")
+        ip_in(inner, "addr", "add", f"{DATA_ADDRESS[node]}/24", "dev", "eth0")
+        ip_in(inner, "link", "set", "eth0", "up")
+
+
+def _vxlan(testbed, kind: str) -> None:
+    for machine, peer, node in (("a", "b", "oa"), ("b", "a", "ob")):
+        ns, inner = testbed.netns(machine), testbed.netns(node)
+        ip_in(ns, "link", "add", "vx0", "mtu", str(VXLAN_MTU), "type", "vxlan", "id", "42",
+              "local", _WIRE[machine], "remote", _WIRE[peer], "dstport", "4789", "dev", "br0")  # fmt: skip
+        ip_in(ns, "link", "add", "ov0", "mtu", str(VXLAN_MTU), "type", "bridge")
+        ip_in(ns, "link", "set", "vx0", "master", "ov0", "up")
+        veth(ns, "vo", inner, "eth0", mtu=VXLAN_MTU)
+        ip_in(ns, "link", "set", "vo", "master", "ov0", "up")
+        ip_in(ns, "link", "set", "ov0", "up")
+        ip_in(inner, "addr", "add", f"{DATA_ADDRESS[node]}/24", "dev", "eth0")
+        ip_in(inner, "link", "set", "eth0", "up")
+
+
+def _wireguard(testbed, kind: str) -> None:
+    wg = _tool("wg", "wireguard-tools")
+    keys = testbed.state_dir / "wireguard"
+    keys.mkdir(parents=True, exist_ok=True)
+    public = {}
+    for machine in ("a", "b"):
+        private = keys / f"{machine}.key"
+        private.write_text(run(wg, "genkey").stdout)
+        private.chmod(0o600)
+        public[machine] = _piped(wg, "pubkey", private.read_text()).strip()
+    tunnel = {"a": "198.18.14.1", "b": "198.18.14.2"}
+    behind = {"a": ("wa", 15), "b": ("wb", 16)}
+    for machine, peer in (("a", "b"), ("b", "a")):
+        ns = testbed.netns(machine)
+        _wireguard_device(testbed, ns)
+        node, subnet = behind[machine]
+        peer_subnet = behind[peer][1]
+        inside(ns, wg, "set", "wg0", "private-key", str(keys / f"{machine}.key"),
+               "listen-port", str(WIREGUARD_PORT), "peer", public[peer],
+               "allowed-ips", f"{tunnel[peer]}/32,198.18.{peer_subnet}.0/24",
+               "endpoint", f"{_WIRE[peer]}:{WIREGUARD_PORT}")  # fmt: skip
+        ip_in(ns, "addr", "add", f"{tunnel[machine]}/24", "dev", "wg0")
+        ip_in(ns, "link", "set", "wg0", "mtu", str(WIREGUARD_MTU), "up")
+        ip_in(ns, "route", "add", f"198.18.{peer_subnet}.0/24", "dev", "wg0")
+        veth(ns, "vw", testbed.netns(node), "eth0", mtu=WIREGUARD_MTU)
+        ip_in(ns, "addr", "add", f"198.18.{subnet}.1/24", "dev", "vw")
+        ip_in(ns, "link", "set", "vw", "up")
+        inner = testbed.netns(node)
+        ip_in(inner, "addr", "add", f"{DATA_ADDRESS[node]}/24", "dev", "eth0")
+        ip_in(inner, "link", "set", "eth0", "up")
+        ip_in(inner, "route", "add", "default", "via", f"198.18.{subnet}.1")
+
+
+def _wireguard_device(testbed, ns: str) -> None:
+    """wg0 in `ns`: the kernel's WireGuard, else wireguard-go in the namespace (stopped by pid
+    with every other process of the namespace at `down`)."""
+    if run("ip", "-n", ns, "link", "add", "wg0", "type", "wireguard", check=False).returncode == 0:
+        return
+    userspace = _tool("wireguard-go", "wireguard-go")
+    log = testbed.state_dir / f"wireguard-go-{ns}.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            ["ip", "netns", "exec", ns, userspace, "-f", "wg0"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    for _ in range(250):
+        if link_exists("wg0", ns):
+            return
+        if process.poll() is not None:
+            break
+        time.sleep(0.02)
+    raise TestbedError(f"wireguard-go did not make wg0 in {ns}:\n{log.read_text().strip()}")
+
+
+def _tool(command: str, package: str) -> str:
+    found = shutil.which(command) or shutil.which(command, path="/usr/sbin:/sbin")
+    if not found:
+        raise TestbedError(f"{command} is missing: install {package} (scripts/setup.sh does)")
+    return found
+
+
+def _piped(*argv: str) -> str:
+    *command, text = argv
+    return subprocess.run(command, input=text, capture_output=True, text=True, check=True).stdout
+
+
+def limit_wire(testbed, ns: str) -> None:
+    if testbed.link_rate:
+        inside(ns, "tc", "qdisc", "replace", "dev", "wire", "root", "tbf", "rate", testbed.link_rate,
+               "burst", "64kb", "latency", "50ms")  # fmt: skip
+
+
+def describe(testbed, kind: str) -> dict:
+    """What the path is made of, for provenance: every device of its namespaces (and of the
+    machines' that carry it) with its kind, MTU and offloads, and the netfilter rules."""
+    carriers = MACHINES.get(kind, ("a", "b"))
+    devices = []
+    for node in (*carriers, *NODES[kind]):
+        ns = testbed.netns(node)
+        links = json.loads(run("ip", "-n", ns, "-d", "-j", "link", "show").stdout or "[]")
+        for link in links:
+            if link["ifname"] in ("lo", "mgmt0"):
+                continue
+            kind_of = link.get("linkinfo", {}).get("info_kind", "device")
+            devices.append({
+                "node": node, "device": link["ifname"], "kind": kind_of, "mtu": link.get("mtu"),
+                "master": link.get("master"), "offloads": _offloads(ns, link["ifname"]),
+            })  # fmt: skip
+    facts = {"devices": devices}
+    if kind == "bridge_nat":
+        facts["netfilter"] = {m: inside(testbed.netns(m), "nft", "list", "ruleset").stdout for m in carriers}
+    if kind == "wireguard":
+        kernel = Path("/sys/module/wireguard").exists()
+        facts["wireguard"] = (
+            "kernel" if kernel else "wireguard-go (userspace, TUN): this kernel has no WireGuard"
+        )
+    return facts
+
+
+def _offloads(ns: str, device: str) -> dict | None:
+    """The device's segmentation and checksum offloads that are on (ethtool -k), if ethtool is here."""
+    if not shutil.which("ethtool"):
+        return None
+    done = inside(ns, "ethtool", "-k", device, check=False)
+    wanted = ("tx-checksumming", "scatter-gather", "tcp-segmentation-offload", "generic-segmentation-offload",
+              "generic-receive-offload", "rx-gro-list", "rx-udp-gro-forwarding")  # fmt: skip
+    found = {}
+    for line in done.stdout.splitlines():
+        name, _, state = line.partition(":")
+        if name.strip() in wanted:
+            found[name.strip()] = state.split()[0] if state.split() else ""
+    return found

@@ -233,7 +233,7 @@ def test_unknown_key_lists_the_allowed_ones():
 
 
 def test_enum_error_lists_allowed_values():
-    with pytest.raises(ConfigError, match="allowed: TCP_RR, UDP_RR, TCP_STREAM, UDP_STREAM"):
+    with pytest.raises(ConfigError, match="allowed: TCP_RR, UDP_RR, TCP_CRR, TCP_STREAM, UDP_STREAM"):
         load(mutate("figures.tcp_small.test", "SCTP_RR")(tiny_config()))
 
 

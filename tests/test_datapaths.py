@@ -65,25 +65,26 @@ def link(bed, node: str, device: str) -> dict:
     return json.loads(inside(bed, node, "ip", "-s", "-d", "-j", "link", "show", device))[0]
 
 
-def nat_packets(bed) -> int:
-    """Packets the DNAT rules of bridge_nat's machine B translated."""
+def nat_counter(bed, rule: str) -> int:
+    """Packets counted by the rules of bridge_nat's machine B whose expressions include `rule`
+    ("dnat": the first packet of every connection translated; "ct": forwarded established ones)."""
     rules = json.loads(inside(bed, "nb", "nft", "-j", "list", "ruleset"))["nftables"]
     total = 0
     for item in rules:
         exprs = item.get("rule", {}).get("expr", [])
-        if any("dnat" in e for e in exprs):
+        if f'"{rule}"' in json.dumps(exprs):
             total += sum(e["counter"]["packets"] for e in exprs if "counter" in e)
     return total
 
 
 def wireguard_received(bed) -> int:
-    transfer = inside(bed, "b", "wg", "show", "wg0", "transfer").split()
+    transfer = inside(bed, "b", "wg", "show", datapaths.wireguard_device(bed, "b"), "transfer").split()
     return int(transfer[1])
 
 
 # What proves that a path carried a cell: a counter only its traffic moves.
 COUNTER = {
-    "bridge_nat": nat_packets,
+    "bridge_nat": lambda bed: nat_counter(bed, "ct"),
     "macvlan": lambda bed: link(bed, "mb", "eth0")["stats64"]["rx"]["packets"],
     "ipvlan": lambda bed: link(bed, "ib", "eth0")["stats64"]["rx"]["packets"],
     "vxlan": lambda bed: link(bed, "b", "vx0")["stats64"]["rx"]["packets"],
@@ -96,7 +97,7 @@ COUNTER = {
 def test_a_cell_on_each_path_takes_that_path(paths, kind, test):
     bed, platform = paths.testbed, paths.platforms[kind]
     size = 1024 if "STREAM" in test else 64
-    before = COUNTER[kind](bed)
+    before, connections = COUNTER[kind](bed), nat_counter(bed, "dnat") if kind == "bridge_nat" else 0
     measurement = paths.measurement(kind, test, size)
     record = cell.measure(
         Cell(kind, test, size, 1), platform, measurement, RunSettings(timeout_margin=10, retries=0),
@@ -110,6 +111,10 @@ def test_a_cell_on_each_path_takes_that_path(paths, kind, test):
         assert record["datagrams_sent"] >= record["datagrams_received"] > 0
     moved = COUNTER[kind](bed) - before
     assert moved > 10, f"{kind} {test}: its counter moved by {moved}"
+    if kind == "bridge_nat":
+        # Every connection was translated: control and data; for TCP_CRR, one per transaction.
+        translated = nat_counter(bed, "dnat") - connections
+        assert translated >= (record["transactions"] if test == "TCP_CRR" else 2), translated
 
 
 def test_each_path_is_what_it_claims(paths):
@@ -130,8 +135,9 @@ def test_each_path_is_what_it_claims(paths):
     assert (vx["id"], vx["local"], vx["remote"], vx["port"]) == (42, "198.18.0.1", "198.18.0.2", 4789)
     assert link(bed, "oa", "eth0")["mtu"] == datapaths.VXLAN_MTU
     # wireguard: the endpoints route into the tunnel, which has its peer's key and endpoint.
-    assert "dev wg0" in inside(bed, "a", "ip", "route", "get", "198.18.16.2")
-    assert "198.18.0.2:51820" in inside(bed, "a", "wg", "show", "wg0", "endpoints")
+    tunnel = datapaths.wireguard_device(bed, "a")
+    assert f"dev {tunnel}" in inside(bed, "a", "ip", "route", "get", "198.18.16.2")
+    assert "198.18.0.2:51820" in inside(bed, "a", "wg", "show", tunnel, "endpoints")
     assert link(bed, "wa", "eth0")["mtu"] == datapaths.WIREGUARD_MTU
     # Provenance: what each path is made of.
     facts = testbed.inventory(bed)["paths"]

@@ -95,6 +95,7 @@ def namespaces_of(kind: str) -> tuple[str, ...]:
 def build(testbed, kind: str) -> None:
     """Build the path `kind` between A and B; its end namespaces already exist (with lo and
     their management veth), and so do A's and B's."""
+    testbed.state_dir.mkdir(parents=True, exist_ok=True)  # rules and keys are kept there
     {"bridge_nat": _bridge_nat, "macvlan": _stacked, "ipvlan": _stacked, "vxlan": _vxlan,
      "wireguard": _wireguard}[kind](testbed, kind)  # fmt: skip
 
@@ -206,17 +207,17 @@ def _wireguard(testbed, kind: str) -> None:
     tunnel = {"a": "198.18.14.1", "b": "198.18.14.2"}
     behind = {"a": ("wa", 15), "b": ("wb", 16)}
     for machine, peer in (("a", "b"), ("b", "a")):
-        ns = testbed.netns(machine)
-        _wireguard_device(testbed, ns)
+        ns, device = testbed.netns(machine), wireguard_device(testbed, machine)
+        _wireguard_device(testbed, ns, device)
         node, subnet = behind[machine]
         peer_subnet = behind[peer][1]
-        inside(ns, wg, "set", "wg0", "private-key", str(keys / f"{machine}.key"),
+        inside(ns, wg, "set", device, "private-key", str(keys / f"{machine}.key"),
                "listen-port", str(WIREGUARD_PORT), "peer", public[peer],
                "allowed-ips", f"{tunnel[peer]}/32,198.18.{peer_subnet}.0/24",
                "endpoint", f"{_WIRE[peer]}:{WIREGUARD_PORT}")  # fmt: skip
-        ip_in(ns, "addr", "add", f"{tunnel[machine]}/24", "dev", "wg0")
-        ip_in(ns, "link", "set", "wg0", "mtu", str(WIREGUARD_MTU), "up")
-        ip_in(ns, "route", "add", f"198.18.{peer_subnet}.0/24", "dev", "wg0")
+        ip_in(ns, "addr", "add", f"{tunnel[machine]}/24", "dev", device)
+        ip_in(ns, "link", "set", device, "mtu", str(WIREGUARD_MTU), "up")
+        ip_in(ns, "route", "add", f"198.18.{peer_subnet}.0/24", "dev", device)
         veth(ns, "vw", testbed.netns(node), "eth0", mtu=WIREGUARD_MTU)
         ip_in(ns, "addr", "add", f"198.18.{subnet}.1/24", "dev", "vw")
         ip_in(ns, "link", "set", "vw", "up")
@@ -226,25 +227,31 @@ def _wireguard(testbed, kind: str) -> None:
         ip_in(inner, "route", "add", "default", "via", f"198.18.{subnet}.1")
 
 
-def _wireguard_device(testbed, ns: str) -> None:
-    """wg0 in `ns`: the kernel's WireGuard, else wireguard-go in the namespace (stopped by pid
-    with every other process of the namespace at `down`)."""
-    if run("ip", "-n", ns, "link", "add", "wg0", "type", "wireguard", check=False).returncode == 0:
+def wireguard_device(testbed, machine: str) -> str:
+    """The tunnel's device on `machine` (a or b). Named per testbed and machine: wireguard-go's
+    control socket (/var/run/wireguard/NAME.sock) is shared by every namespace."""
+    return f"wg{testbed.instance}{machine}"
+
+
+def _wireguard_device(testbed, ns: str, device: str) -> None:
+    """`device` in `ns`: the kernel's WireGuard, else wireguard-go in the namespace (stopped by
+    pid with every other process of the namespace at `down`)."""
+    if run("ip", "-n", ns, "link", "add", device, "type", "wireguard", check=False).returncode == 0:
         return
     userspace = _tool("wireguard-go", "wireguard-go")
     log = testbed.state_dir / f"wireguard-go-{ns}.log"
     with open(log, "w") as out:
         process = subprocess.Popen(
-            ["ip", "netns", "exec", ns, userspace, "-f", "wg0"],
+            ["ip", "netns", "exec", ns, userspace, "-f", device],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     for _ in range(250):
-        if link_exists("wg0", ns):
+        if link_exists(device, ns):
             return
         if process.poll() is not None:
             break
         time.sleep(0.02)
-    raise TestbedError(f"wireguard-go did not make wg0 in {ns}:\n{log.read_text().strip()}")
+    raise TestbedError(f"wireguard-go did not make {device} in {ns}:\n{log.read_text().strip()}")
 
 
 def _tool(command: str, package: str) -> str:

@@ -174,6 +174,9 @@ def command(
     length = str(-int(amount)) if amount is not None else str(int(duration))
     global_options += ["-l", length, "-t", test, *(["-c", "-C"] if cpu else []), *extra_options]
     port = ["-P", f",{data_port}"] if data_port is not None else []
+    # netperf sets SO_DONTROUTE on UDP_STREAM's data socket unless told (-R 1): a routed path
+    # (containers, tunnels, NAT) would fail at once with "Network is unreachable".
+    port += ["-R", "1"] if test == "UDP_STREAM" else []
     return [netperf, *global_options, "--", *sizes, *port, "-k", ",".join(selectors(latency, cpu))]
 
 

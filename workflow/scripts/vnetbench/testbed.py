@@ -122,15 +122,16 @@ class Testbed:
     def host(self, node: str, role: str, platform: str) -> Host:
         """A testbed node as the same kind of SSH host as any external one."""
         guest = node in GUEST_MACHINE
-        seen = datapaths.SERVER_AS_SEEN.get(node, {}) if role == "server" else {}
+        # A server behind NAT is reached at its machine's published address and ports.
+        seen = {"address": DATA_ADDRESS[node]} if role == "server" else {}
+        seen |= datapaths.SERVER_AS_SEEN.get(node, {}) if role == "server" else {}
         return Host(
             name=f"{platform} {role}",
             ssh_host=self.mgmt_address(GUEST_MACHINE.get(node, node)),
             port=GUEST_SSH_PORT if guest else 22,
             key=str(self.client_key),
             known_hosts=str(self.guest_known_hosts if guest else self.known_hosts),
-            address=DATA_ADDRESS[node] if role == "server" else None,
-            **seen,  # a server behind NAT: reached at its machine's published ports
+            **seen,
             # Measurements are tied to the node, not to this checkout's management addresses.
             identity=f"embedded {_NODE_TITLE[node]}",
         )

@@ -276,12 +276,21 @@ def describe(testbed, kind: str) -> dict:
     """What the path is made of, for provenance: every device of its namespaces (and of the
     machines' that carry it) with its kind, MTU and offloads, and the netfilter rules."""
     carriers = MACHINES.get(kind, ("a", "b"))
+    # On A and B, which the paper's platforms share, only the devices this path goes through.
+    shared = {
+        "macvlan": {"br0", "wire"},
+        "ipvlan": {"br0", "wire"},
+        "vxlan": {"br0", "wire", "vx0", "ov0", "vo"},
+        "wireguard": {"br0", "wire", "vw", *(wireguard_device(testbed, m) for m in "ab")},
+    }
     devices = []
     for node in (*carriers, *NODES[kind]):
         ns = testbed.netns(node)
         links = json.loads(run("ip", "-n", ns, "-d", "-j", "link", "show").stdout or "[]")
         for link in links:
             if link["ifname"] in ("lo", "mgmt0"):
+                continue
+            if node in ("a", "b") and link["ifname"] not in shared[kind]:
                 continue
             kind_of = link.get("linkinfo", {}).get("info_kind", "device")
             devices.append({

@@ -15,6 +15,9 @@
 - xen: guest to guest, each on a veth enslaved to its machine's bridge, which also holds
   the wire (Xen's netback and bridge in dom0): no routing.
 
+Today's data paths (bridge and NAT, macvlan, ipvlan, VXLAN, WireGuard: vnetbench.datapaths)
+are built besides, each only when a platform names it.
+
 Every host runs its own sshd on a management network (198.19.N.0/24, a bridge in the
 `mgmt` namespace, reached from the root namespace through one veth), so cells reach
 testbed hosts exactly as they reach external ones. Names carry an instance id derived
@@ -123,15 +126,14 @@ class Testbed:
         """A testbed node as the same kind of SSH host as any external one."""
         guest = node in GUEST_MACHINE
         # A server behind NAT is reached at its machine's published address and ports.
-        seen = {"address": DATA_ADDRESS[node]} if role == "server" else {}
-        seen |= datapaths.SERVER_AS_SEEN.get(node, {}) if role == "server" else {}
+        server = {"address": DATA_ADDRESS[node], **datapaths.SERVER_AS_SEEN.get(node, {})}
         return Host(
             name=f"{platform} {role}",
             ssh_host=self.mgmt_address(GUEST_MACHINE.get(node, node)),
             port=GUEST_SSH_PORT if guest else 22,
             key=str(self.client_key),
             known_hosts=str(self.guest_known_hosts if guest else self.known_hosts),
-            **seen,
+            **(server if role == "server" else {}),
             # Measurements are tied to the node, not to this checkout's management addresses.
             identity=f"embedded {_NODE_TITLE[node]}",
         )

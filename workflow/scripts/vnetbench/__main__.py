@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         if args.action == "up":
-            print(json.dumps(testbed.up(experiment.testbed, log=_stderr), indent=2))
+            testbed.up(experiment.testbed, log=_stderr)
+            print(json.dumps(testbed.inventory(experiment.testbed), indent=2))
         elif args.action == "guests":
             image = guests.cached_image()
             if not image.manifest.exists():

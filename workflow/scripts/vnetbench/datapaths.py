@@ -26,7 +26,18 @@ import subprocess
 import time
 from pathlib import Path
 
-from .netns import TestbedError, inside, ip_in, link_exists, run, veth
+from .netns import (
+    TestbedError,
+    address_end,
+    bridged_end,
+    inside,
+    ip_in,
+    link_exists,
+    machine,
+    routed_end,
+    run,
+    veth,
+)
 
 PATHS = ("bridge_nat", "macvlan", "ipvlan", "vxlan", "wireguard")
 NODES = {
@@ -88,10 +99,6 @@ WIREGUARD_PORT = 51820
 _NAT_MAC = {"na": "02:00:c6:12:00:03", "nb": "02:00:c6:12:00:04"}
 
 
-def namespaces_of(kind: str) -> tuple[str, ...]:
-    return MACHINES.get(kind, ()) + NODES[kind]
-
-
 def build(testbed, kind: str) -> None:
     """Build the path `kind` between A and B; its end namespaces already exist (with lo and
     their management veth), and so do A's and B's."""
@@ -103,26 +110,16 @@ def build(testbed, kind: str) -> None:
 def _bridge_nat(testbed, kind: str) -> None:
     na, nb = testbed.netns("na"), testbed.netns("nb")
     veth(na, "wire", nb, "wire")
-    for machine, container, own, subnet in (("na", "nca", NAT_A, 11), ("nb", "ncb", NAT_B, 12)):
-        ns, inner = testbed.netns(machine), testbed.netns(container)
-        inside(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        # The machine as A and B are: its address on a bridge that holds the wire.
-        ip_in(ns, "link", "add", "br0", "address", _NAT_MAC[machine], "type", "bridge")
-        ip_in(ns, "link", "set", "wire", "master", "br0", "up")
-        ip_in(ns, "addr", "add", f"{own}/24", "dev", "br0")
-        ip_in(ns, "link", "set", "br0", "up")
-        limit_wire(testbed, ns)
+    for host, container, own, subnet in (("na", "nca", NAT_A, 11), ("nb", "ncb", NAT_B, 12)):
+        ns, gateway = testbed.netns(host), f"198.18.{subnet}.1"
+        machine(ns, own, _NAT_MAC[host], testbed.link_rate)  # as A and B are
         ip_in(ns, "link", "add", "docker0", "type", "bridge")
-        ip_in(ns, "addr", "add", f"198.18.{subnet}.1/24", "dev", "docker0")
+        ip_in(ns, "addr", "add", f"{gateway}/24", "dev", "docker0")
         ip_in(ns, "link", "set", "docker0", "up")
-        veth(ns, "veth0", inner, "eth0")
-        ip_in(ns, "link", "set", "veth0", "master", "docker0", "up")
-        ip_in(inner, "addr", "add", f"{DATA_ADDRESS[container]}/24", "dev", "eth0")
-        ip_in(inner, "link", "set", "eth0", "up")
-        ip_in(inner, "route", "add", "default", "via", f"198.18.{subnet}.1")
-        rules = testbed.state_dir / f"nat-{machine}.nft"
+        bridged_end(ns, "veth0", "docker0", testbed.netns(container), DATA_ADDRESS[container], via=gateway)
+        rules = testbed.state_dir / f"nat-{host}.nft"
         rules.write_text(
-            _nat_rules(f"198.18.{subnet}.0/24", DATA_ADDRESS[container] if machine == "nb" else None)
+            _nat_rules(f"198.18.{subnet}.0/24", DATA_ADDRESS[container] if host == "nb" else None)
         )
         inside(ns, _tool("nft", "nftables"), "-f", str(rules))
 
@@ -164,8 +161,8 @@ def _nat_rules(subnet: str, published_to: str | None) -> str:
 
 def _stacked(testbed, kind: str) -> None:
     mode = {"macvlan": ("macvlan", "mode", "bridge"), "ipvlan": ("ipvlan", "mode", "l2")}[kind]
-    for machine, node in zip(("a", "b"), NODES[kind], strict=True):
-        ns, inner = testbed.netns(machine), testbed.netns(node)
+    for host, node in zip(("a", "b"), NODES[kind], strict=True):
+        ns, inner = testbed.netns(host), testbed.netns(node)
         name = f"{kind[:2]}-{node}"
         done = run("ip", "-n", ns, "link", "add", name, "link", "br0", "type", *mode, check=False)
         if done.returncode != 0:
@@ -176,22 +173,18 @@ def _stacked(testbed, kind: str) -> None:
             )
         ip_in(ns, "link", "set", name, "netns", inner)
         ip_in(inner, "link", "set", name, "name", "eth0")
-        ip_in(inner, "addr", "add", f"{DATA_ADDRESS[node]}/24", "dev", "eth0")
-        ip_in(inner, "link", "set", "eth0", "up")
+        address_end(inner, DATA_ADDRESS[node])
 
 
 def _vxlan(testbed, kind: str) -> None:
-    for machine, peer, node in (("a", "b", "oa"), ("b", "a", "ob")):
-        ns, inner = testbed.netns(machine), testbed.netns(node)
+    for host, peer, node in (("a", "b", "oa"), ("b", "a", "ob")):
+        ns = testbed.netns(host)
         ip_in(ns, "link", "add", "vx0", "mtu", str(VXLAN_MTU), "type", "vxlan", "id", "42",
-              "local", _WIRE[machine], "remote", _WIRE[peer], "dstport", "4789", "dev", "br0")  # fmt: skip
+              "local", _WIRE[host], "remote", _WIRE[peer], "dstport", "4789", "dev", "br0")  # fmt: skip
         ip_in(ns, "link", "add", "ov0", "mtu", str(VXLAN_MTU), "type", "bridge")
         ip_in(ns, "link", "set", "vx0", "master", "ov0", "up")
-        veth(ns, "vo", inner, "eth0", mtu=VXLAN_MTU)
-        ip_in(ns, "link", "set", "vo", "master", "ov0", "up")
         ip_in(ns, "link", "set", "ov0", "up")
-        ip_in(inner, "addr", "add", f"{DATA_ADDRESS[node]}/24", "dev", "eth0")
-        ip_in(inner, "link", "set", "eth0", "up")
+        bridged_end(ns, "vo", "ov0", testbed.netns(node), DATA_ADDRESS[node], mtu=VXLAN_MTU)
 
 
 def _wireguard(testbed, kind: str) -> None:
@@ -199,41 +192,35 @@ def _wireguard(testbed, kind: str) -> None:
     keys = testbed.state_dir / "wireguard"
     keys.mkdir(parents=True, exist_ok=True)
     public = {}
-    for machine in ("a", "b"):
-        private = keys / f"{machine}.key"
+    for host in ("a", "b"):
+        private = keys / f"{host}.key"
         private.write_text(run(wg, "genkey").stdout)
         private.chmod(0o600)
-        public[machine] = _piped(wg, "pubkey", private.read_text()).strip()
+        public[host] = run(wg, "pubkey", input=private.read_text()).stdout.strip()
     tunnel = {"a": "198.18.14.1", "b": "198.18.14.2"}
     behind = {"a": ("wa", 15), "b": ("wb", 16)}
-    for machine, peer in (("a", "b"), ("b", "a")):
-        ns, device = testbed.netns(machine), wireguard_device(testbed, machine)
-        _wireguard_device(testbed, ns, device)
-        node, subnet = behind[machine]
+    for host, peer in (("a", "b"), ("b", "a")):
+        ns, device = testbed.netns(host), wireguard_device(testbed, host)
+        _start_wireguard(testbed, ns, device)
+        node, subnet = behind[host]
         peer_subnet = behind[peer][1]
-        inside(ns, wg, "set", device, "private-key", str(keys / f"{machine}.key"),
+        inside(ns, wg, "set", device, "private-key", str(keys / f"{host}.key"),
                "listen-port", str(WIREGUARD_PORT), "peer", public[peer],
                "allowed-ips", f"{tunnel[peer]}/32,198.18.{peer_subnet}.0/24",
                "endpoint", f"{_WIRE[peer]}:{WIREGUARD_PORT}")  # fmt: skip
-        ip_in(ns, "addr", "add", f"{tunnel[machine]}/24", "dev", device)
+        ip_in(ns, "addr", "add", f"{tunnel[host]}/24", "dev", device)
         ip_in(ns, "link", "set", device, "mtu", str(WIREGUARD_MTU), "up")
         ip_in(ns, "route", "add", f"198.18.{peer_subnet}.0/24", "dev", device)
-        veth(ns, "vw", testbed.netns(node), "eth0", mtu=WIREGUARD_MTU)
-        ip_in(ns, "addr", "add", f"198.18.{subnet}.1/24", "dev", "vw")
-        ip_in(ns, "link", "set", "vw", "up")
-        inner = testbed.netns(node)
-        ip_in(inner, "addr", "add", f"{DATA_ADDRESS[node]}/24", "dev", "eth0")
-        ip_in(inner, "link", "set", "eth0", "up")
-        ip_in(inner, "route", "add", "default", "via", f"198.18.{subnet}.1")
+        routed_end(ns, "vw", f"198.18.{subnet}.1", testbed.netns(node), DATA_ADDRESS[node], mtu=WIREGUARD_MTU)
 
 
-def wireguard_device(testbed, machine: str) -> str:
-    """The tunnel's device on `machine` (a or b). Named per testbed and machine: wireguard-go's
-    control socket (/var/run/wireguard/NAME.sock) is shared by every namespace."""
-    return f"wg{testbed.instance}{machine}"
+def wireguard_device(testbed, host: str) -> str:
+    """The tunnel's device on machine `host` (a or b). Named per testbed and machine:
+    wireguard-go's control socket (/var/run/wireguard/NAME.sock) is shared by every namespace."""
+    return f"wg{testbed.instance}{host}"
 
 
-def _wireguard_device(testbed, ns: str, device: str) -> None:
+def _start_wireguard(testbed, ns: str, device: str) -> None:
     """`device` in `ns`: the kernel's WireGuard, else wireguard-go in the namespace (stopped by
     pid with every other process of the namespace at `down`)."""
     if run("ip", "-n", ns, "link", "add", device, "type", "wireguard", check=False).returncode == 0:
@@ -259,17 +246,6 @@ def _tool(command: str, package: str) -> str:
     if not found:
         raise TestbedError(f"{command} is missing: install {package} (scripts/setup.sh does)")
     return found
-
-
-def _piped(*argv: str) -> str:
-    *command, text = argv
-    return subprocess.run(command, input=text, capture_output=True, text=True, check=True).stdout
-
-
-def limit_wire(testbed, ns: str) -> None:
-    if testbed.link_rate:
-        inside(ns, "tc", "qdisc", "replace", "dev", "wire", "root", "tbf", "rate", testbed.link_rate,
-               "burst", "64kb", "latency", "50ms")  # fmt: skip
 
 
 def describe(testbed, kind: str) -> dict:

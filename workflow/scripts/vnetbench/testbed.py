@@ -37,7 +37,7 @@ from pathlib import Path
 
 from . import datapaths
 from .model import Host
-from .netns import TestbedError, inside, ip_in, link_exists, run, veth
+from .netns import TestbedError, bridged_end, ip_in, link_exists, machine, routed_end, run, veth
 from .sshd import SSHServer, generate_key, wait_listening
 
 PLATFORM_NODES = {"native": ("a", "b"), "openvz": ("ca", "cb"), "xen": ("ga", "gb"), "vm": ("va", "vb")}
@@ -57,7 +57,8 @@ DATA_ADDRESS = {
 # SSH is forwarded from the machine's management address.
 GUEST_MACHINE = {"va": "a", "vb": "b"}
 GUEST_SSH_PORT = 2222
-_MGMT_HOST = {"a": 10, "b": 11, "ca": 12, "cb": 13, "ga": 14, "gb": 15}
+_MGMT_HOST = {"a": 10, "b": 11, "ca": 12, "cb": 13, "ga": 14, "gb": 15}  # always built
+_MGMT_HOST_ANY = _MGMT_HOST | datapaths.MGMT_HOST
 _NODE_TITLE = {
     "a": "machine A",
     "b": "machine B",
@@ -108,7 +109,7 @@ class Testbed:
         return f"{self.prefix}m"  # the one interface in the root namespace (15 chars at most)
 
     def mgmt_address(self, node: str) -> str:
-        return f"{self.mgmt_net}.{(_MGMT_HOST | datapaths.MGMT_HOST)[node]}"
+        return f"{self.mgmt_net}.{_MGMT_HOST_ANY[node]}"
 
     @property
     def client_key(self) -> Path:
@@ -184,12 +185,12 @@ def require_root() -> None:
         )
 
 
-def up(testbed: Testbed, log=print) -> dict:
-    """Build the testbed (or keep it, if it is already whole); returns the inventory."""
+def up(testbed: Testbed, log=print) -> None:
+    """Build the testbed, or keep it if it is already whole (its inventory: `inventory`)."""
     require_root()
     if is_up(testbed):
         log(f"testbed {testbed.prefix} is already up")
-        return inventory(testbed)
+        return
     if namespaces(testbed) or link_exists(testbed.root_link):
         log(f"testbed {testbed.prefix}: cleaning up what an earlier run left")
         down(testbed, log)
@@ -203,7 +204,6 @@ def up(testbed: Testbed, log=print) -> dict:
         raise
     (testbed.state_dir / "state.json").write_text(json.dumps({"sshd_pids": pids}, indent=1))
     log(f"testbed {testbed.prefix} up in {time.monotonic() - began:.1f} s")
-    return inventory(testbed)
 
 
 def _check_mgmt_net_free(testbed: Testbed) -> None:
@@ -237,26 +237,13 @@ def _build(testbed: Testbed) -> None:
 
     # The wire between the machines, on a bridge in each (dom0's bridge for the guests).
     veth(testbed.netns("a"), "wire", testbed.netns("b"), "wire")
-    for machine, peer, guest, container, subnet in (("a", "b", "ga", "ca", 1), ("b", "a", "gb", "cb", 2)):
-        ns = testbed.netns(machine)
-        inside(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        ip_in(ns, "link", "add", "br0", "address", _BRIDGE_MAC[machine], "type", "bridge")
-        ip_in(ns, "link", "set", "wire", "master", "br0", "up")
-        ip_in(ns, "addr", "add", f"{DATA_ADDRESS[machine]}/24", "dev", "br0")
-        ip_in(ns, "link", "set", "br0", "up")
-        datapaths.limit_wire(testbed, ns)
+    for host, peer, guest, container, subnet in (("a", "b", "ga", "ca", 1), ("b", "a", "gb", "cb", 2)):
+        ns = testbed.netns(host)
+        machine(ns, DATA_ADDRESS[host], _BRIDGE_MAC[host], testbed.link_rate)
         # Xen-style guest: a veth whose machine end is a port of the bridge.
-        veth(ns, "vg", testbed.netns(guest), "eth0")
-        ip_in(ns, "link", "set", "vg", "master", "br0", "up")
-        ip_in(testbed.netns(guest), "addr", "add", f"{DATA_ADDRESS[guest]}/24", "dev", "eth0")
-        ip_in(testbed.netns(guest), "link", "set", "eth0", "up")
+        bridged_end(ns, "vg", "br0", testbed.netns(guest), DATA_ADDRESS[guest])
         # OpenVZ-style container: a veth routed by the machine's kernel.
-        veth(ns, "vc", testbed.netns(container), "eth0")
-        ip_in(ns, "addr", "add", f"198.18.{subnet}.1/24", "dev", "vc")
-        ip_in(ns, "link", "set", "vc", "up")
-        ip_in(testbed.netns(container), "addr", "add", f"{DATA_ADDRESS[container]}/24", "dev", "eth0")
-        ip_in(testbed.netns(container), "link", "set", "eth0", "up")
-        ip_in(testbed.netns(container), "route", "add", "default", "via", f"198.18.{subnet}.1")
+        routed_end(ns, "vc", f"198.18.{subnet}.1", testbed.netns(container), DATA_ADDRESS[container])
         peer_subnet = 3 - subnet
         ip_in(ns, "route", "add", f"198.18.{peer_subnet}.0/24", "via", DATA_ADDRESS[peer])
     for kind in testbed.paths:
@@ -336,7 +323,8 @@ def is_alive(pid: int) -> bool:
 
 
 def inventory(testbed: Testbed) -> dict:
-    """Hosts, addresses and ready-to-paste ssh command lines."""
+    """Hosts, addresses and ready-to-paste ssh command lines; when it is up, what each of
+    today's data paths is made of (devices, MTU, offloads, netfilter rules)."""
     hosts = {}
     for node in [*testbed.nodes, *GUEST_MACHINE]:
         host = testbed.host(node, "", "")
@@ -360,6 +348,7 @@ def inventory(testbed: Testbed) -> dict:
             if name not in datapaths.PATHS or name in testbed.paths
         },
         "hosts": hosts,
-        # What each of today's data paths is made of: devices, MTU, offloads, netfilter rules.
-        "paths": {kind: datapaths.describe(testbed, kind) for kind in testbed.paths if is_up(testbed)},
+        "paths": {kind: datapaths.describe(testbed, kind) for kind in testbed.paths}
+        if is_up(testbed)
+        else {},
     }

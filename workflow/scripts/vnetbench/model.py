@@ -12,6 +12,9 @@ if TYPE_CHECKING:  # the testbed is the lab's; only its type is named here
 
 RR_TESTS = ("TCP_RR", "UDP_RR", "TCP_CRR")  # TCP_CRR: a connection per transaction
 STREAM_TESTS = ("TCP_STREAM", "UDP_STREAM")
+# A UDP_STREAM run of a number of bytes ends when they have all arrived: a datagram lost on the
+# way leaves it waiting until it is killed. Its runs stay timed, also where others are sized.
+ALWAYS_TIMED = ("UDP_STREAM",)
 TESTS = RR_TESTS + STREAM_TESTS
 
 LOCAL = "local"  # a host that is this machine: commands run without SSH
@@ -260,11 +263,9 @@ class Experiment:
     def run_length_of(self, test: str, size_bytes: int) -> float | None:
         """How long a sized run of this test and size should last, or None for timed runs."""
         showing = [f for f in self.figures.values() if f.test == test and size_bytes in f.sizes]
-        if self.run_length is None or any(figure.timed_runs for figure in showing):
+        if self.run_length is None or test in ALWAYS_TIMED or any(f.timed_runs for f in showing):
             return None
-        # A UDP_STREAM run of a number of bytes ends when they have arrived: a datagram lost
-        # on the way leaves it waiting until it is killed. Its runs stay timed.
-        return None if test == "UDP_STREAM" else self.run_length
+        return self.run_length
 
 
 def calibration_path(platform: str, test: str, size_bytes: int) -> str:

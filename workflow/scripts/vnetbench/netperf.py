@@ -173,11 +173,11 @@ def command(
     # -l N runs N seconds; -l -N runs N transactions (request/response) or bytes (bulk).
     length = str(-int(amount)) if amount is not None else str(int(duration))
     global_options += ["-l", length, "-t", test, *(["-c", "-C"] if cpu else []), *extra_options]
-    port = ["-P", f",{data_port}"] if data_port is not None else []
+    data = ["-P", f",{data_port}"] if data_port is not None else []
     # netperf sets SO_DONTROUTE on UDP_STREAM's data socket unless told (-R 1): a routed path
     # (containers, tunnels, NAT) would fail at once with "Network is unreachable".
-    port += ["-R", "1"] if test == "UDP_STREAM" else []
-    return [netperf, *global_options, "--", *sizes, *port, "-k", ",".join(selectors(latency, cpu))]
+    data += ["-R", "1"] if test == "UDP_STREAM" else []
+    return [netperf, *global_options, "--", *sizes, *data, "-k", ",".join(selectors(latency, cpu))]
 
 
 def selectors(latency: bool = False, cpu: bool = False) -> tuple[str, ...]:
@@ -327,28 +327,24 @@ def combine(results: list[NetperfResult]) -> NetperfResult:
         numeric = {key for key, value in dicts[0].items() if isinstance(value, int | float)}
         return {key: mean([d[key] for d in dicts]) if key in numeric else dicts[0][key] for key in dicts[0]}
 
-    def total(name):
+    def over_runs(name, statistic):
         values = [getattr(r, name) for r in results]
-        return None if values[0] is None else sum(values)
+        return None if values[0] is None else statistic(values)
 
     first = results[0]
     return NetperfResult(
         test=first.test,
         size_bytes=first.size_bytes,
-        throughput_mbit_s=mean([r.throughput_mbit_s for r in results]),
-        transactions_per_s=None
-        if first.transactions_per_s is None
-        else mean([r.transactions_per_s for r in results]),
-        transactions=total("transactions"),
-        bytes_received=total("bytes_received"),
-        datagrams_sent=total("datagrams_sent"),
-        datagrams_received=total("datagrams_received"),
-        elapsed_s=round(total("elapsed_s"), 3),
+        throughput_mbit_s=over_runs("throughput_mbit_s", mean),
+        transactions_per_s=over_runs("transactions_per_s", mean),
+        transactions=over_runs("transactions", sum),
+        bytes_received=over_runs("bytes_received", sum),
+        datagrams_sent=over_runs("datagrams_sent", sum),
+        datagrams_received=over_runs("datagrams_received", sum),
+        elapsed_s=round(over_runs("elapsed_s", sum), 3),
         latency_us=mean_of_dicts([r.latency_us for r in results]),
         cpu=mean_of_dicts([r.cpu for r in results]),
-        send_throughput_mbit_s=None
-        if first.send_throughput_mbit_s is None
-        else mean([r.send_throughput_mbit_s for r in results]),
+        send_throughput_mbit_s=over_runs("send_throughput_mbit_s", mean),
     )
 
 

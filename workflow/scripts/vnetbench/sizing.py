@@ -35,14 +35,14 @@ PROBE_BYTES = 1 << 20  # what a calibration's probe moves: milliseconds at any r
 CALIBRATION_LENGTHS = 2  # a calibration's second run lasts this many run lengths
 
 
-def timed(measurement: Measurement) -> Measurement:
-    """One timed run of `duration` seconds of the configuration (a warm-up)."""
-    return replace(measurement, run_length=None, runs=1, latency=False, cpu=False)
-
-
 def calibration_run(measurement: Measurement) -> Measurement:
     """A calibration's runs: single sized runs of the configuration, nothing extra measured."""
     return replace(measurement, runs=1, latency=False, cpu=False)
+
+
+def timed(measurement: Measurement) -> Measurement:
+    """One timed run of `duration` seconds of the configuration, as plain (a warm-up)."""
+    return replace(calibration_run(measurement), run_length=None)
 
 
 def probe_amount(test: str, size_bytes: int) -> int:

@@ -6,6 +6,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,13 +54,27 @@ def embedded_testbed(names: tuple[str, ...] = ("native",), awake: bool = True):
             testbed.down(experiment.testbed, log=lambda line: None)
 
 
+def cell_rates(experiment, shell: KeptShell, platform: str, test: str, size: int, amount=None, **changes):
+    """(transactions per second of each run, seconds of wall time) of one cell of the cell's own
+    command on `shell`: timed, or of `amount` per run; `changes` to what the cell measures
+    (run_length, runs, netperf_options, latency, cpu)."""
+    measurement = replace(experiment.measurement(platform, test, size), **changes)
+    began = time.monotonic()
+    output = shell.run(cell.command(measurement, experiment.run, amount), timeout=300).output
+    wall = time.monotonic() - began
+    runs = cell.split_runs(output, measurement.runs)
+    parse = [netperf.parse_result(test, size, one, measurement.latency, measurement.cpu) for one in runs]
+    return [result.transactions_per_s for result in parse], wall
+
+
 def rate(experiment, shell: KeptShell, platform: str, size: int, **changes) -> float:
-    """Transactions per second of one TCP_RR run of the cell's own command on `shell`, with
-    `changes` to what the cell measures (netperf_options, latency, cpu)."""
-    measurement = replace(experiment.measurement(platform, "TCP_RR", size), **changes)
-    output = shell.run(cell.command(measurement, experiment.run), timeout=30).output
-    result = netperf.parse_result("TCP_RR", size, output, measurement.latency, measurement.cpu)
-    return result.transactions_per_s
+    """Transactions per second of one timed TCP_RR run of the cell's own command (cell_rates)."""
+    return cell_rates(experiment, shell, platform, "TCP_RR", size, **changes)[0][0]
+
+
+def sample_arg(text: str | None, default: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """A benchmark's sample from the command line, "TCP_RR:1,UDP_RR:64", or its default."""
+    return [(test, int(size)) for test, size in (p.split(":") for p in text.split(","))] if text else default
 
 
 def quotient_interval(variant: list, reference: list, statistic, seed: int = 2007, resamples: int = 2000):

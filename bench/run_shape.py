@@ -23,11 +23,10 @@ import math
 import random
 import statistics
 import sys
-import time
-from dataclasses import replace
 
+import common
 from common import embedded_testbed
-from vnetbench import cell, netperf, sizing
+from vnetbench import sizing
 
 SAMPLE = [("TCP_RR", 1), ("TCP_RR", 512), ("TCP_RR", 16384), ("TCP_RR", 131072), ("TCP_RR", 524288),
           ("TCP_RR", 1048576), ("TCP_RR", 20971520), ("UDP_RR", 8), ("UDP_RR", 8192)]  # fmt: skip
@@ -38,22 +37,10 @@ def cell_rates(experiment, shell, platform, test, size, runs, variant, amount=No
     """(rate of every run, seconds of wall time) of one cell of the cell's own command; a timed
     run where amount is None."""
     length, *options = variant.split()
-    measurement = replace(
-        experiment.measurement(platform, test, size),
-        run_length=float(length) if amount else None,
-        runs=runs,
-        latency=True,
-        cpu=True,
-        netperf_options=tuple(options),
-    )
-    began = time.monotonic()
-    output = shell.run(cell.command(measurement, experiment.run, amount), timeout=300).output
-    wall = time.monotonic() - began
-    rates = [
-        netperf.parse_result(test, size, one, True, True).transactions_per_s
-        for one in cell.split_runs(output, runs)
-    ]
-    return rates, wall
+    return common.cell_rates(
+        experiment, shell, platform, test, size, amount, run_length=float(length) if amount else None,
+        runs=runs, latency=True, cpu=True, netperf_options=tuple(options),
+    )  # fmt: skip
 
 
 def main(blocks: int, variants: list[str], runs: int, sample: list[tuple[str, int]]) -> None:
@@ -111,7 +98,5 @@ if __name__ == "__main__":
         int(sys.argv[1]) if len(sys.argv) > 1 else 10,
         sys.argv[2].split(";") if len(sys.argv) > 2 else ["0.05", "0.1"],
         int(sys.argv[3]) if len(sys.argv) > 3 else 10,
-        [(t, int(s)) for t, s in (p.split(":") for p in sys.argv[4].split(","))]
-        if len(sys.argv) > 4
-        else SAMPLE,
+        common.sample_arg(sys.argv[4] if len(sys.argv) > 4 else None, SAMPLE),
     )

@@ -23,11 +23,9 @@ import math
 import random
 import statistics
 import sys
-import time
-from dataclasses import replace
 
-from common import embedded_testbed, quotient_interval, verdict
-from vnetbench import cell, netperf, sizing
+from common import cell_rates, embedded_testbed, quotient_interval, sample_arg, verdict
+from vnetbench import sizing
 from vnetbench.precision import paired_ratio
 
 SAMPLE = [("TCP_RR", 1), ("TCP_RR", 64), ("TCP_RR", 512), ("TCP_RR", 16384), ("TCP_RR", 524288),
@@ -38,11 +36,10 @@ PLATFORMS = ("native", "openvz", "xen")
 
 def run(experiment, shell, platform, test, size, amount=None, run_length=None) -> tuple[float, float]:
     """(rate, seconds of wall time) of one run of the cell's command."""
-    measurement = replace(experiment.measurement(platform, test, size), run_length=run_length, runs=1)
-    began = time.monotonic()
-    output = shell.run(cell.command(measurement, experiment.run, amount), timeout=120).output
-    wall = time.monotonic() - began
-    return netperf.parse_result(test, size, output).transactions_per_s, wall
+    (value,), wall = cell_rates(
+        experiment, shell, platform, test, size, amount, run_length=run_length, runs=1
+    )
+    return value, wall
 
 
 def geometric_mean(values) -> float:
@@ -93,13 +90,8 @@ def main(blocks: int, run_length: float, sample: list[tuple[str, int]]) -> None:
 
 
 if __name__ == "__main__":
-    chosen = (
-        [(t, int(s)) for t, s in (p.split(":") for p in sys.argv[3].split(","))]
-        if len(sys.argv) > 3
-        else SAMPLE
-    )
     main(
         int(sys.argv[1]) if len(sys.argv) > 1 else 20,
         float(sys.argv[2]) if len(sys.argv) > 2 else 0.2,
-        chosen,
+        sample_arg(sys.argv[3] if len(sys.argv) > 3 else None, SAMPLE),
     )

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from .errors import VnetbenchError
 from .metrics import EXTRA, RATES, value
-from .precision import block_pairs
+from .precision import block_pairs, paired_ratio
 from .records import is_failed
 from .stats import t_cdf, t_quantile
 
@@ -192,15 +192,9 @@ def _geomean(values: list[float]) -> float:
 
 def geometric_interval(values: list[float]) -> tuple[float, float, float]:
     """One run's geometric mean of a configuration's values and the 95% t interval of their
-    logarithms (a single value: no interval)."""
-    logs = [math.log(v) for v in values]
-    center = statistics.fmean(logs)
-    half = (
-        t_quantile(0.5 + LEVEL / 2, len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
-        if len(logs) > 1
-        else 0.0
-    )
-    return math.exp(center), math.exp(center - half), math.exp(center + half)
+    logarithms (a single value: no interval): precision.paired_ratio's, against 1."""
+    mean = paired_ratio([(value, 1.0) for value in values])
+    return (mean.ratio, mean.low, mean.high) if mean.n > 1 else (mean.ratio,) * 3
 
 
 def points(run: Run, name: str, test: str, sizes: list[int] | None, metric: str) -> list[dict]:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from vnetbench.change import Run, compare, differences, load_run, verdict, welch_log
+from vnetbench.change import Run, compare, differences, geometric_interval, load_run, verdict, welch_log
 
 from .conftest import ROOT
 
@@ -182,3 +182,16 @@ def test_a_wire_limited_to_100_mbit_is_a_regression_of_the_bulk_test(tmp_path):
         if "| absolute | native | TCP_STREAM | 65536 | throughput_mbit_s" in line
     )
     assert float(row.split("|")[8].split()[0]) < 0.1  # 100 Mbit/s of several Gbit/s
+
+
+def test_a_runs_geometric_mean_and_its_interval():
+    center, low, high = geometric_interval([2.0, 8.0])
+    # Logs ln 2 and ln 8: mean ln 4, SD sqrt(2) ln 2, so the 95% t half-width (1 degree of
+    # freedom) is t(0.975, 1) SD / sqrt(2) = 12.706 ln 2.
+    half = 12.706 * math.log(2)
+    assert center == pytest.approx(4.0)
+    assert (low, high) == (
+        pytest.approx(4 * math.exp(-half), rel=1e-3),
+        pytest.approx(4 * math.exp(half), rel=1e-3),
+    )
+    assert geometric_interval([5.0]) == (pytest.approx(5.0),) * 3  # one value: no interval

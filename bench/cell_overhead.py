@@ -5,8 +5,9 @@
 
 1. Overhead per cell and platform, from the records of a real run of the workflow (Snakemake,
    the run's broker, kept shells): the time between the end of one netperf run and the end of
-   the next, minus the next one's ELAPSED_TIME. Summed over a run it is (span of the cells -
-   netperf's time) / cells, the figure the goal (0.2 s) is about.
+   the next, minus the next one's ELAPSED_TIME, summed over a cell's runs (interleaved cells
+   say when each run ran). Summed over a run it is (span of the cells - netperf's time) /
+   cells, the figure the goal (0.1 s) is about.
 2. The same overhead broken down, each part measured on its own on a testbed like the run's:
    Snakemake dispatch (trivial shell jobs with the cell rule's priority and resources), the
    cell job's process start and imports, connecting (once per host and run), starting a remote
@@ -49,42 +50,66 @@ def calibration_seconds(record: dict, workdir: Path) -> float:
     return stamp(made["finished_at"]) - stamp(made["started_at"])
 
 
+def timeline(records: list[dict]) -> list[dict]:
+    """Every stretch of netperf of a run, in time order: each run of an interleaved cell (its
+    runs say when they ran), or a whole cell whose runs were one command."""
+    stretches = []
+    for record in records:
+        runs = record.get("runs", [])
+        if runs and "started_at" in runs[0]:
+            for index, run in enumerate(runs):
+                began, ended = stamp(run["started_at"]), stamp(run["finished_at"])
+                stretches.append(
+                    {"record": record, "first": index == 0, "started": began, "finished": ended,
+                     "elapsed": run["elapsed_s"]}
+                )  # fmt: skip
+        else:
+            elapsed = sum(run["elapsed_s"] for run in runs) if runs else record["elapsed_s"]
+            stretches.append({"record": record, "first": True, "started": stamp(record["started_at"]),
+                              "finished": stamp(record["finished_at"]), "elapsed": elapsed})  # fmt: skip
+    return sorted(stretches, key=lambda s: s["started"])
+
+
 def per_platform(records: list[dict], workdir: Path | None = None) -> None:
     """Overhead per cell: the wall time of the cells minus netperf's own elapsed time (and, for a
     cell that calibrated its configuration first, minus that calibration run). Split into the
-    harness's gap between cells (Snakemake, the cell job, the broker, the record) and the set-up
-    and tear-down of the cell's netperf runs (each run a process and a connection)."""
-    records = sorted((r for r in records if not r.get("failed")), key=lambda r: r["started_at"])
-    calibrating = [calibration_seconds(r, workdir) for r in records] if workdir else [0.0] * len(records)
-    span = stamp(records[-1]["finished_at"]) - stamp(records[0]["started_at"])
-    elapsed = sum(r["elapsed_s"] for r in records)
+    harness's gaps (Snakemake, the cell job, the broker, the record; between two runs of an
+    interleaved block, a remote command's start) and the set-up and tear-down of each netperf
+    run (a process and a connection)."""
+    records = [r for r in records if not r.get("failed")]
+    calibrating = {id(r): calibration_seconds(r, workdir) if workdir else 0.0 for r in records}
+    stretches = timeline(records)
+    span = stretches[-1]["finished"] - stretches[0]["started"]
+    elapsed = sum(s["elapsed"] for s in stretches)
     runs = sum(len(r.get("runs", [None])) for r in records)
+    calibrations = sum(calibrating.values())
     print(f"{len(records)} cells ({runs} netperf runs) in {span:.0f} s, of which netperf {elapsed:.0f} s and "
-          f"calibrations {sum(calibrating):.0f} s: ", end="")  # fmt: skip
-    print(f"overhead {(span - elapsed - sum(calibrating)) / len(records):.3f} s per cell")
-    overheads: dict[str, list[float]] = {}
-    gaps: dict[str, list[float]] = {}
-    for index, (earlier, later) in enumerate(zip(records, records[1:], strict=False)):
-        gap = (
-            stamp(later["finished_at"])
-            - stamp(earlier["finished_at"])
-            - later["elapsed_s"]
-            - calibrating[index + 1]
+          f"calibrations {calibrations:.0f} s: ", end="")  # fmt: skip
+    print(f"overhead {(span - elapsed - calibrations) / len(records):.3f} s per cell")
+    overheads: dict[str, float] = {}
+    cells: dict[str, int] = {}
+    gaps: dict[str, dict[str, list[float]]] = {}
+    for earlier, later in zip(stretches, stretches[1:], strict=False):
+        record = later["record"]
+        platform, before = record["platform"], calibrating[id(record)] if later["first"] else 0.0
+        overheads[platform] = (
+            overheads.get(platform, 0.0) + later["finished"] - earlier["finished"] - later["elapsed"] - before
         )
-        overheads.setdefault(later["platform"], []).append(gap)
-        between = stamp(later["started_at"]) - stamp(earlier["finished_at"]) - calibrating[index + 1]
-        gaps.setdefault(later["platform"], []).append(between)
-    for platform, between in gaps.items():
-        print(f"  {platform:8s} harness gap between cells: median {statistics.median(between):.3f} s, "
-              f"mean {statistics.fmean(between):.3f} s")  # fmt: skip
-    for platform, gaps in overheads.items():
-        # The first vm cell also boots the guests: shown apart.
-        ordinary = sorted(gaps)[:-1] if platform == "vm" else gaps
-        line = f"  {platform:8s} {len(gaps):4d} cells: mean {statistics.fmean(gaps):.3f} s"
-        line += f", median {statistics.median(gaps):.3f} s"
-        if platform == "vm":
-            line += f", mean without the boot {statistics.fmean(ordinary):.3f} s"
-        print(line)
+        cells[platform] = cells.get(platform, 0) + later["first"]
+        mate = earlier["record"]
+        where = "within a block" if (mate["test"], mate["size_bytes"], mate["rep"]) == (
+            record["test"], record["size_bytes"], record["rep"]) else "between blocks"  # fmt: skip
+        gaps.setdefault(platform, {}).setdefault(where, []).append(
+            later["started"] - earlier["finished"] - before
+        )
+    for platform in overheads:
+        parts = ", ".join(
+            f"{where} median {statistics.median(values):.3f} s ({len(values)})"
+            for where, values in sorted(gaps[platform].items())
+        )
+        each = overheads[platform] / cells[platform]
+        print(f"  {platform:8s} {cells[platform]:4d} cells: overhead {each:.3f} s per cell (gaps before "
+              f"its runs and their set-up); harness gap {parts}")  # fmt: skip
 
 
 def run_grid(repetitions: int, scratch: Path) -> list[dict]:

@@ -17,10 +17,8 @@ rule cell:
         testbed=1,
     params:
         measurement=cell_measurement,
-        preflight=PREFLIGHT,
     # A lean client asks the run's broker to measure the cell (see vnetbench.broker): a
-    # `script:` job would pay Python's and Snakemake's start-up at every cell.
+    # `script:` job would pay Python's and Snakemake's start-up at every cell. Few fields:
+    # Snakemake formats this line several times per job, also in a dry run.
     shell:
-        '"$VNETBENCH_PYTHON" -I -S "$VNETBENCH_CELL_CLIENT" {output:q} {log:q} {wildcards.platform}'
-        " {wildcards.test} {wildcards.size_bytes} {wildcards.rep} {params.measurement:q}"
-        ' {params.preflight:q} "$VNETBENCH_CONFIG_SNAPSHOT" {input:q}'
+        '"$VNETBENCH_PYTHON" -I -S "$VNETBENCH_CELL_CLIENT" {output:q} {log:q} {params.measurement:q} {input:q}'

@@ -30,14 +30,16 @@ if workflow.is_main_process and not any(Path(".snakemake/locks").glob("*")):
 PREFLIGHT = "results/preflight.json"
 
 # How a cell job runs, for its shell command (rules/cells.smk): this Python (the client
-# needs no site-packages), the client, where the broker listens, and the config the client
-# measures from when no broker answers (vnetbench.broker once). Environment variables, not params: params are what a
-# cell measures, and a change of them reruns it.
+# needs no site-packages), the client, where the broker listens, the config the client
+# measures from when no broker answers (vnetbench.broker once), and the host facts.
+# Environment variables, not params: params are what a cell measures, and a change of them
+# reruns it.
 os.environ["VNETBENCH_PYTHON"] = sys.executable
 os.environ["VNETBENCH_CELL_CLIENT"] = str(
     WORKFLOW_DIR / "workflow" / "scripts" / "cell_client.py"
 )
 os.environ["VNETBENCH_CONFIG_SNAPSHOT"] = config_snapshot(config)
+os.environ["VNETBENCH_PREFLIGHT"] = PREFLIGHT
 os.environ[wire.ENV] = wire.address()  # where this run's broker listens
 
 
@@ -47,6 +49,7 @@ envvars:
     "VNETBENCH_PYTHON",
     "VNETBENCH_CELL_CLIENT",
     "VNETBENCH_CONFIG_SNAPSHOT",
+    "VNETBENCH_PREFLIGHT",
     "VNETBENCH_BROKER",
 
 

@@ -1,8 +1,10 @@
 """One cell, end to end, against a real netserver: locally and over a real sshd."""
 
 import json
+import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,46 @@ def test_local_cell_writes_a_complete_record(netserver_port, tmp_path):
     assert "TRANSACTION_RATE=" in record["raw_output"]
     assert record["client_facts"] == {"kernel": "k1"} and record["server_facts"] == {"kernel": "k2"}
     assert [p.name for p in output.parent.iterdir()] == ["1.json"]  # no temporary file left
+
+
+def test_a_block_interleaves_its_cells_runs_and_a_failing_cell_fails_alone(netserver_port, tmp_path):
+    broken_netperf = tmp_path / "broken-netperf"  # a named fake: a netperf that cannot reach its server
+    broken_netperf.write_text(
+        "#!/bin/sh\necho 'establish control: are you sure there is a netserver' >&2\nexit 1\n"
+    )
+    broken_netperf.chmod(0o755)
+    server = local_platform(netserver_port).server
+    platforms = [
+        Platform(name, "loopback", Host(f"{name} client", "local", netperf=netperf), server)
+        for name, netperf in (("native", "netperf"), ("broken", str(broken_netperf)), ("other", "netperf"))
+    ]
+    entries = []
+    for platform in platforms:
+        measurement = replace(measurement_for(platform, "TCP_RR", 64, 1), run_length=0.05, runs=3)
+        session = open_session(platform.client)
+        entries.append(cell.Entry(Cell(platform.name, "TCP_RR", 64, 1), platform, measurement, session, 200))
+    outcome = cell.measure_block(entries, RunSettings(timeout_margin=5, retries=0))
+    native, broken, other = (outcome[entry.cell] for entry in entries)
+    assert isinstance(broken, cell.CellFailed) and broken.exit_code == 1
+    assert "are you sure there is a netserver" in broken.output and str(broken_netperf) in broken.command
+    # ABC CBA ACB...: the broken cell, failed in round 1, is left out of the later rounds.
+    runs = sorted(
+        (run["started_at"], run["finished_at"], name)
+        for name, record in (("native", native), ("other", other))
+        for run in record["runs"]
+    )
+    assert [name for _, _, name in runs] == ["native", "other", "other", "native", "native", "other"]
+    assert all(a[1] <= b[0] for a, b in zip(runs, runs[1:], strict=False)), "runs overlapped"
+    for record in (native, other):
+        assert [run["transactions"] for run in record["runs"]] == [200, 200, 200]
+        assert record["run"] == {"kind": "sized", "amount": 200, "target_s": 0.05, "runs": 3}
+        # One text of every run's output, as a cell of one command keeps it.
+        assert cell.split_runs(record["raw_output"], 3) == [run["raw_output"] for run in record["runs"]]
+        assert record["started_at"] == record["runs"][0]["started_at"]
+        assert record["finished_at"] == record["runs"][-1]["finished_at"]
+        assert record["transactions_per_s"] == pytest.approx(
+            sum(run["transactions_per_s"] for run in record["runs"]) / 3
+        )
 
 
 def test_cell_over_ssh(sshd, netserver_port, tmp_path):
@@ -100,12 +142,17 @@ def test_a_cell_job_that_finds_no_broker_measures_in_a_process_of_its_own(netser
     config = tiny_config(netserver_port)
     experiment = load_experiment(config)
     snapshot = config_snapshot(config, str(tmp_path / "snapshots"))
-    output, log = tmp_path / "raw" / "1.json", tmp_path / "1.log"
-    output.parent.mkdir()
+    output, log = tmp_path / "results" / "raw" / "native" / "TCP_RR" / "64" / "1.json", tmp_path / "1.log"
+    output.parent.mkdir(parents=True)
     measurement = experiment.measurement("native", "TCP_RR", 64).as_params()
-    argv = [sys.executable, "-I", "-S", str(CLIENT), str(output), str(log), "native", "TCP_RR", "64", "1"]
-    argv += [repr(measurement), "results/preflight.json", snapshot]
-    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    argv = [sys.executable, "-I", "-S", str(CLIENT), str(output), str(log), repr(measurement)]
+    env = {
+        **os.environ,
+        "VNETBENCH_PREFLIGHT": "results/preflight.json",
+        "VNETBENCH_CONFIG_SNAPSHOT": snapshot,
+    }
+    env.pop("VNETBENCH_BROKER", None)
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     record = json.loads(output.read_text())
     assert record["transactions_per_s"] > 100 and record["size_bytes"] == 64 and record["rep"] == 1

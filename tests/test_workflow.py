@@ -186,7 +186,7 @@ def two_loopback_platforms(**overrides) -> dict:
 def test_precision_rounds_add_repetitions_where_needed_in_blocks_and_cache(workflow):
     # Targets no measurement meets: every configuration goes to its maximum, 2 -> 4 -> (5).
     precision = {"target": 1e-6, "value_target": 1e-6, "min_repetitions": 2, "max_repetitions": 4}
-    config = two_loopback_platforms(precision=precision)
+    config = two_loopback_platforms(precision=precision, run_length=0.05, runs_per_cell=3)
     del config["repetitions"]
     workflow.write_config(config)
     done = workflow.run()
@@ -200,6 +200,20 @@ def test_precision_rounds_add_repetitions_where_needed_in_blocks_and_cache(workf
     for a, b in zip(records[::2], records[1::2], strict=True):
         assert (a["size_bytes"], a["rep"]) == (b["size_bytes"], b["rep"]) and a["platform"] != b["platform"]
         assert a["block"]["platform_order"] == [a["platform"], b["platform"]]
+        # Measured together, their runs interleaved (AB BA AB); the second cell's job found its
+        # record waiting.
+        interleaved = {
+            "platforms": [a["platform"], b["platform"]],
+            "asked_by": f"results/raw/{a['platform']}/TCP_RR/{a['size_bytes']}/{a['rep']}.json",
+        }
+        assert a["block"]["interleaved"] == b["block"]["interleaved"] == interleaved
+        runs = sorted((run["started_at"], name) for name, r in (("a", a), ("b", b)) for run in r["runs"])
+        assert [name for _, name in runs] == ["a", "b", "b", "a", "a", "b"]
+        log = (
+            workflow.directory / f"results/logs/cells/{b['platform']}/TCP_RR/{b['size_bytes']}/{b['rep']}.log"
+        )
+        assert f"measured with its block, asked by {interleaved['asked_by']}" in log.read_text()
+    assert not list((workflow.directory / "results" / "pending").rglob("*.json"))  # each went to its cell
     assert [r["rep"] for r in records] == sorted(r["rep"] for r in records)
     table = pd.read_csv(workflow.directory / "results" / "figures" / "tcp.csv")
     assert set(table["n"]) == {4} and table["flags"].str.contains("imprecise").all()

@@ -1,7 +1,8 @@
 """A cell job: have one cell measured, then write its log and, atomically, its record.
 
-The rule `cell` runs it as `python -I -S cell_client.py OUTPUT LOG PLATFORM TEST SIZE REP
-MEASUREMENT PREFLIGHT CONFIG_SNAPSHOT [GUEST IMAGE FILES]`. It imports almost nothing (no
+The rule `cell` runs it as `python -I -S cell_client.py OUTPUT LOG MEASUREMENT [GUEST IMAGE
+FILES]`, OUTPUT being results/raw/PLATFORM/TEST/SIZE/REP.json, with the run's host facts and
+config snapshot in $VNETBENCH_PREFLIGHT and $VNETBENCH_CONFIG_SNAPSHOT. It imports almost nothing (no
 site-packages, no json, not even socket.py: its C core does), so a cell pays a few
 milliseconds of start-up. The run's broker (vnetbench.broker, in the Snakemake process)
 measures the cell; where none answers, `python -m vnetbench.broker once` measures it in a
@@ -55,7 +56,9 @@ def measure_here(request: bytes, snapshot: str) -> bytes:
 
 
 def main(argv: list[str]) -> int:
-    output, log_path, platform, test, size, rep, measurement, preflight, snapshot, *image = argv
+    output, log_path, measurement, *image = argv
+    platform, test, size, rep = output.removesuffix(".json").split("/")[-4:]
+    preflight, snapshot = os.environ["VNETBENCH_PREFLIGHT"], os.environ["VNETBENCH_CONFIG_SNAPSHOT"]
     request = wire.encode([repr(JOB_STARTED_AT), platform, test, size, rep, measurement, preflight, *image])
     answer = ask_broker(request) or measure_here(request, snapshot)
     status, log, payload = wire.decode(answer, 3)

@@ -24,10 +24,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from . import cell, guests, lifecycle, order, sizing, wire
+from . import cell, guests, lifecycle, order, precision, sizing, wire
 from .errors import VnetbenchError
 from .hosts import KeptShell
-from .model import Cell, Experiment, Measurement, calibration_path
+from .model import Cell, Experiment, Measurement, calibration_path, pending_path
 from .records import (
     guest_facts,
     is_failed,
@@ -51,6 +51,7 @@ class Broker:
         self.config = config
         self.how = how  # said in every cell's log
         self._shells: dict[str, KeptShell] = {}
+        self._answered: list[Cell] = []  # cells answered from results/pending
 
     def answer(self, request: bytes) -> bytes:
         """A cell job's request -> the answer (vnetbench.wire): "ok", the cell's log and its
@@ -73,8 +74,29 @@ class Broker:
     def measure(self, this: Cell, measurement: str, preflight: str, image: list[str], log) -> dict:
         """The record of one cell. `measurement`: what Snakemake tracks for it (the repr of its
         params.measurement): the cell runs from it, the config only says how to reach the hosts.
-        `preflight`: the run's host facts (results/preflight.json)."""
+        `preflight`: the run's host facts (results/preflight.json). With interleave_runs, the
+        cell is measured with the cells of its block that are still to measure (measure_block),
+        or was measured so already (results/pending)."""
         tracked = Measurement.from_params(ast.literal_eval(measurement))
+        waiting = self._pending(this, tracked, log)
+        if waiting is not None:
+            return waiting
+        facts = (read_optional_json(preflight) or {}).get("hosts", {})
+        entry = self._entry(this, tracked, preflight, image, log, facts)
+        mates = self._block_mates(this) if self._interleaves(this) else []
+        if not mates:
+            return cell.measure(
+                this, entry.platform, tracked, self.experiment.run, log, session=entry.session,
+                on_this_machine=self._here(entry.platform), hosts_facts=facts, extra=entry.extra,
+                amount=entry.amount,
+            )  # fmt: skip
+        return self._measure_block(this, entry, mates, preflight, facts)
+
+    def _entry(
+        self, this: Cell, tracked: Measurement, preflight: str, image: list[str], log, facts
+    ) -> cell.Entry:
+        """A cell ready to run: its platform's kept shell, its calibrated amount (calibrating its
+        configuration first if need be) and the facts its record adds."""
         platform = self.experiment.platforms[this.platform]
         shuffled, seed = self.config["run_order"] == "shuffled", self.config["run_order_seed"]
         extra = {
@@ -101,18 +123,15 @@ class Broker:
             files = guests.Image(*(Path(path) for path in image))
             state = lifecycle.ensure_guests(self.experiment, files, preflight, self.config["warmup"], say)
             extra["guest"] = guest_facts(state)
-        facts = (read_optional_json(preflight) or {}).get("hosts", {})
         shell = self._shells.setdefault(platform.client.name, KeptShell(platform.client))
-        here = self.experiment.testbed is not None or (platform.client.is_local and platform.server.is_local)
-
-        def measure(what: Cell, measurement: Measurement, more: dict, amount: int | None = None) -> dict:
-            return cell.measure(
-                what, platform, measurement, self.experiment.run, log, session=shell,
-                on_this_machine=here, hosts_facts=facts, extra=more, amount=amount,
-            )  # fmt: skip
-
         amount = None
         if tracked.run_length is not None:
+
+            def measure(first: Cell, runs: Measurement, more: dict, amount: int) -> dict:
+                return cell.measure(
+                    first, platform, runs, self.experiment.run, log, session=shell,
+                    on_this_machine=self._here(platform), hosts_facts=facts, extra=more, amount=amount,
+                )  # fmt: skip
 
             def calibration_runs() -> dict:
                 runs, first = sizing.calibration_run(tracked), replace(this, rep=0)
@@ -123,12 +142,98 @@ class Broker:
             calibration = calibrate(this, tracked, calibration_runs)
             amount, extra["calibration"] = sizing.amount(calibration, tracked.run_length), _facts(calibration)
             log(f"sized runs of {amount} ({extra['calibration']['source']})")
-        return measure(this, tracked, extra, amount)
+        return cell.Entry(this, platform, tracked, shell, amount, extra, log)
+
+    def _here(self, platform) -> bool:
+        return self.experiment.testbed is not None or (platform.client.is_local and platform.server.is_local)
+
+    def _interleaves(self, this: Cell) -> bool:
+        return self.config["interleave_runs"] and not self.experiment.platforms[this.platform].virtual_machine
+
+    def _block_mates(self, this: Cell) -> list[Cell]:
+        """The other cells of this cell's block that the plan has and that are still to measure
+        (no record yet), in the block's platform order; never a virtual machine's (its guests
+        boot in a cell's own request)."""
+        added = [block for plan in precision.read_plans() for block in plan["add"]]
+        planned = self.experiment.block_platforms(this.test, this.size_bytes, this.rep, added)
+        shuffled, seed = self.config["run_order"] == "shuffled", self.config["run_order_seed"]
+        return [
+            mate
+            for name in order.platform_order(
+                self.experiment, this.test, this.size_bytes, this.rep, shuffled, seed
+            )
+            if name != this.platform
+            and name in planned
+            and self._interleaves(mate := replace(this, platform=name))
+            if not os.path.exists(mate.path)
+        ]
+
+    def _measure_block(
+        self, this: Cell, entry: cell.Entry, mates: list[Cell], preflight: str, facts: dict
+    ) -> dict:
+        """Measure `this` with its block's `mates`, runs interleaved; the mates' records wait in
+        results/pending until their cell jobs ask. A mate that cannot even be prepared (its
+        calibration failed) is left to its own job."""
+        entries, logs = {this: entry}, {}
+        for mate in mates:
+            lines = logs.setdefault(mate, [])
+            tracked = self.experiment.measurement(mate.platform, mate.test, mate.size_bytes)
+            try:
+                entries[mate] = self._entry(mate, tracked, preflight, [], lines.append, facts)
+            except VnetbenchError as error:
+                entry.log(f"{mate.platform} left to its own cell job: {error}")
+        within = entry.extra["block"]["platform_order"]
+        ordered = [entries[c] for c in sorted(entries, key=lambda c: within.index(c.platform))]
+        sequence = [e.cell.platform for e in ordered]
+        for e in ordered:
+            e.extra["block"]["interleaved"] = {"platforms": sequence, "asked_by": this.path}
+        entry.log(f"measured with its block: runs of {', '.join(sequence)} interleaved")
+        outcome = cell.measure_block(ordered, self.experiment.run, self._here(entry.platform), facts)
+        for mate in mates:
+            result = outcome.get(mate)
+            if isinstance(result, dict):
+                waiting = {
+                    "measurement": entries[mate].measurement.as_params(),
+                    "log": logs[mate],
+                    "record": result,
+                }
+                write_json_atomic(pending_path(mate), waiting)
+            elif result is not None:
+                # An older waiting record would pair with runs it was not measured with.
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(pending_path(mate))
+                entry.log(
+                    f"{mate.platform} failed in the block; its own cell job measures it again: {result}"
+                )
+        result = outcome[this]
+        if isinstance(result, VnetbenchError):
+            raise result
+        return result
+
+    def _pending(self, this: Cell, tracked: Measurement, log) -> dict | None:
+        """This cell's record if its block measured it before its job asked, for what the cell
+        measures now."""
+        path = pending_path(this)
+        waiting = read_optional_json(path)
+        if waiting is None or Measurement.from_params(waiting["measurement"]) != tracked:
+            return None
+        log(f"measured with its block, asked by {waiting['record']['block']['interleaved']['asked_by']}")
+        for line in waiting["log"]:
+            log(line)
+        self._answered.append(this)
+        return waiting["record"]
 
     def close(self) -> None:
         for shell in self._shells.values():
             shell.close()
         self._shells.clear()
+        # A waiting record goes once its cell's own record is written; until then it is the
+        # only copy of that measurement.
+        for answered in self._answered:
+            if os.path.exists(answered.path):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(pending_path(answered))
+        self._answered.clear()
 
 
 def calibrate(this: Cell, tracked: Measurement, run) -> dict:

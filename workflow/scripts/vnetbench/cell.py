@@ -5,7 +5,7 @@ netserver does the cell reach the server host, start one, and retry.
 """
 
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 
 from . import netperf, netserver, sizing
 from .errors import VnetbenchError
@@ -82,6 +82,31 @@ def limit(measurement: Measurement, settings: RunSettings) -> float:
     return int(measurement.duration) + settings.timeout_margin
 
 
+@dataclass(frozen=True)
+class Executed:
+    """One remote command of a cell, as it ran: its output and when."""
+
+    command: str
+    output: str
+    started_at: str
+    finished_at: str
+    attempts: int
+    machine_cpu: tuple[float, float] | None  # (busy, all) CPU seconds of this machine during it
+
+
+@dataclass
+class Entry:
+    """One cell of an interleaved block (measure_block), ready to run."""
+
+    cell: Cell
+    platform: Platform
+    measurement: Measurement
+    session: object  # an open connection to the client host (hosts.KeptShell)
+    amount: int | None = None
+    extra: dict | None = None
+    log: object = print
+
+
 def measure(
     cell: Cell,
     platform: Platform,
@@ -100,7 +125,68 @@ def measure(
     testbed), so a CPU measurement is also taken of the whole machine around the run
     (machine_cpu). `hosts_facts`: the facts of every host (from preflight), of which the
     record keeps its two hosts'; `extra`: more fields for the record. `amount`: a sized run's
-    transactions or bytes (measurement.run_length set; vnetbench.sizing)."""
+    transactions or bytes (measurement.run_length set; vnetbench.sizing). The cell's runs are
+    one remote command, back to back."""
+    _check(cell, platform, measurement, amount)
+    own_session = session is None
+    session = session or open_session(platform.client)
+    try:
+        done = _execute(cell, platform, measurement, settings, session, amount, log, on_this_machine)
+    finally:
+        if own_session:
+            session.close()
+    outputs = split_runs(done.output, measurement.runs)
+    return _record(cell, platform, measurement, amount, [done], outputs, hosts_facts, extra)
+
+
+def measure_block(
+    entries: list[Entry],
+    settings: RunSettings,
+    on_this_machine: bool = False,
+    hosts_facts: dict | None = None,
+) -> dict[Cell, dict | VnetbenchError]:
+    """The cells of one block with their runs interleaved: the first run of each cell in the
+    entries' order, then the second run of each in the reverse order, and so on (ABC CBA ...),
+    so that paired runs of two platforms are one run apart and a drift during the block
+    weighs on every platform alike. Each run is a remote command of its own. A cell whose run
+    fails is left out of the later rounds; the others go on. Returns each cell's record, or
+    the error of a cell that failed."""
+    done: dict[Cell, list[Executed]] = {entry.cell: [] for entry in entries}
+    failed: dict[Cell, VnetbenchError] = {}
+    for entry in entries:
+        try:
+            _check(entry.cell, entry.platform, entry.measurement, entry.amount)
+        except CellFailed as error:
+            failed[entry.cell] = error
+    for round_ in range(max(entry.measurement.runs for entry in entries)):
+        for entry in entries if round_ % 2 == 0 else entries[::-1]:
+            if entry.cell in failed or round_ >= entry.measurement.runs:
+                continue
+            one = replace(entry.measurement, runs=1)
+            try:
+                done[entry.cell].append(
+                    _execute(entry.cell, entry.platform, one, settings, entry.session, entry.amount,
+                             entry.log, on_this_machine)
+                )  # fmt: skip
+            except VnetbenchError as error:  # netperf failed, or so did starting netserver again
+                failed[entry.cell] = error
+    outcome: dict[Cell, dict | VnetbenchError] = {}
+    for entry in entries:
+        if entry.cell in failed:
+            outcome[entry.cell] = failed[entry.cell]
+            continue
+        executed = done[entry.cell]
+        try:
+            outcome[entry.cell] = _record(
+                entry.cell, entry.platform, entry.measurement, entry.amount, executed,
+                [run.output for run in executed], hosts_facts, entry.extra,
+            )  # fmt: skip
+        except CellFailed as error:
+            outcome[entry.cell] = error
+    return outcome
+
+
+def _check(cell: Cell, platform: Platform, measurement: Measurement, amount: int | None) -> None:
     if (amount is None) != (measurement.run_length is None):
         raise CellFailed(cell, "a sized run needs its amount, and a timed run none")
     if measurement.client != platform.client.measured_as:
@@ -108,33 +194,40 @@ def measure(
             cell,
             f"measures client {measurement.client!r}, but the platform's is {platform.client.measured_as!r}",
         )
+
+
+def _execute(
+    cell: Cell,
+    platform: Platform,
+    measurement: Measurement,
+    settings: RunSettings,
+    session,
+    amount: int | None,
+    log,
+    on_this_machine: bool,
+) -> Executed:
+    """Run the cell's command (its `measurement.runs` runs) on `session`; retried only where
+    netserver was gone and is started again. Raises CellFailed unless it exits 0."""
     server = platform.server
     bound = limit(measurement, settings) * measurement.runs
     wrapped = command(measurement, settings, amount)
-    own_session = session is None
-    session = session or open_session(platform.client)
-    try:
-        for attempt in range(settings.retries + 1):
-            started_at = utc_now()
-            before = machine_cpu_seconds() if measurement.cpu and on_this_machine else None
-            try:
-                result = session.run(wrapped, timeout=bound + _SSH_GRACE)
-            except CommandTimedOut as error:
-                raise CellFailed(cell, f"no answer within {bound + _SSH_GRACE:g} s", error.command) from None
-            after = machine_cpu_seconds() if before is not None else None
-            finished_at = utc_now()
-            log(f"attempt {attempt + 1}: exit {result.exit_code} ({started_at} .. {finished_at})")
-            if result.exit_code == 0 or result.exit_code in _KILLED or attempt == settings.retries:
-                break
-            # netperf failed: retry only if netserver was gone (and is now restarted). A
-            # frozen netserver is alive; its cell fails on the timeout instead.
-            log(f"netperf failed; checking netserver at {server.address}:{server.netserver_port}")
-            if not _start_netserver(server, log).startswith("started"):
-                break
-    finally:
-        if own_session:
-            session.close()
-
+    for attempt in range(settings.retries + 1):
+        started_at = utc_now()
+        before = machine_cpu_seconds() if measurement.cpu and on_this_machine else None
+        try:
+            result = session.run(wrapped, timeout=bound + _SSH_GRACE)
+        except CommandTimedOut as error:
+            raise CellFailed(cell, f"no answer within {bound + _SSH_GRACE:g} s", error.command) from None
+        after = machine_cpu_seconds() if before is not None else None
+        finished_at = utc_now()
+        log(f"attempt {attempt + 1}: exit {result.exit_code} ({started_at} .. {finished_at})")
+        if result.exit_code == 0 or result.exit_code in _KILLED or attempt == settings.retries:
+            break
+        # netperf failed: retry only if netserver was gone (and is now restarted). A
+        # frozen netserver is alive; its cell fails on the timeout instead.
+        log(f"netperf failed; checking netserver at {server.address}:{server.netserver_port}")
+        if not _start_netserver(server, log).startswith("started"):
+            break
     if result.exit_code in _KILLED:
         raise CellFailed(
             cell,
@@ -145,38 +238,56 @@ def measure(
         )
     if result.exit_code != 0:
         raise CellFailed(cell, "netperf failed", result.command, result.exit_code, result.output)
-    outputs = split_runs(result.output, measurement.runs)
+    cpu = None if before is None else (after[0] - before[0], after[1] - before[1])
+    return Executed(result.command, result.output, started_at, finished_at, attempt + 1, cpu)
+
+
+def _record(
+    cell: Cell,
+    platform: Platform,
+    measurement: Measurement,
+    amount: int | None,
+    executed: list[Executed],
+    outputs: list[str],
+    hosts_facts: dict | None,
+    extra: dict | None,
+) -> dict:
+    """A cell's record from its commands (one for all its runs, or one per run) and the
+    outputs of its runs."""
+    command_text = executed[0].command
+    # One text with every run's output, as one command of several runs prints it (split_runs).
+    raw = executed[0].output if len(executed) == 1 else "".join(f"{o}{_RUN_END} 0\n" for o in outputs)
     try:
         if len(outputs) != measurement.runs:
-            raise netperf.NetperfOutputError(f"{len(outputs)} runs, not {measurement.runs}", result.output)
+            raise netperf.NetperfOutputError(f"{len(outputs)} runs, not {measurement.runs}", raw)
         results = [
             netperf.parse_result(cell.test, cell.size_bytes, output, measurement.latency, measurement.cpu)
             for output in outputs
         ]
     except netperf.NetperfOutputError as error:
-        raise CellFailed(
-            cell, str(error).splitlines()[0], result.command, result.exit_code, result.output
-        ) from None
+        raise CellFailed(cell, str(error).splitlines()[0], command_text, 0, raw) from None
     parsed = netperf.combine(results)
 
     # The extra metrics appear only when asked for: records keep their shape otherwise.
     measured = {
         key: value for key, value in asdict(parsed).items() if value is not None or key not in _EXTRAS
     }
-    if before is not None and parsed.transactions:
-        busy, window = after[0] - before[0], after[1] - before[1]
+    cpus = [run.machine_cpu for run in executed if run.machine_cpu is not None]
+    if cpus and parsed.transactions:
+        busy, window = sum(c[0] for c in cpus), sum(c[1] for c in cpus)
         measured["machine_cpu"] = {
             "busy_s": round(busy, 3),
             "all_cpus_s": round(window, 3),  # the CPU time all CPUs had during the run
             "us_per_transaction": busy * 1e6 / parsed.transactions,
             "source": "/proc/stat of the machine, around the run (netperf's set-up and tear-down included)",
         }
+    server = platform.server
     record = {
         **asdict(cell),
         **measured,
-        "started_at": started_at,
-        "finished_at": finished_at,
-        "attempts": attempt + 1,
+        "started_at": executed[0].started_at,
+        "finished_at": executed[-1].finished_at,
+        "attempts": max(run.attempts for run in executed),
         "duration_s": int(measurement.duration) if amount is None else None,
         # A sized run: its transactions (request/response) or bytes (bulk); the rate is measured.
         "run": {"kind": "timed", "seconds": int(measurement.duration)}
@@ -190,17 +301,21 @@ def measure(
         "client": platform.client.target,
         "server": server.target,
         "server_address": server.address,
-        "command": result.command,
-        "raw_output": result.output,
+        "command": command_text,
+        "raw_output": raw,
     }
     if measurement.runs > 1:
-        # Each run's own figures and output; the cell's are their mean (netperf.combine).
+        # Each run's own figures and output; the cell's are their mean (netperf.combine). Runs
+        # of their own command (an interleaved block) also say when they ran.
         record["runs"] = [
             {**_figures(run), "raw_output": output} for run, output in zip(results, outputs, strict=True)
         ]
+        if len(executed) == len(outputs):
+            for run, done in zip(record["runs"], executed, strict=True):
+                run["started_at"], run["finished_at"] = done.started_at, done.finished_at
     if hosts_facts is not None:
         record["client_facts"] = hosts_facts.get(platform.client.name, {})
-        record["server_facts"] = hosts_facts.get(platform.server.name, {})
+        record["server_facts"] = hosts_facts.get(server.name, {})
     return record | (extra or {})
 
 

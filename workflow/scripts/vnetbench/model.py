@@ -221,6 +221,18 @@ class Experiment:
         ]
         return list(dict.fromkeys(cells))
 
+    def block_platforms(self, test: str, size_bytes: int, rep: int, added=()) -> list[str]:
+        """The platforms of one block (repetition `rep` of a test and size): the first round's,
+        or those the precision rounds `added` (see cells)."""
+        first = [p for p in self.platforms if rep <= min(self.repetitions, self.max_repetitions(p))]
+        more = [
+            platform
+            for block in added
+            if (block["test"], block["size_bytes"], block["rep"]) == (test, size_bytes, rep)
+            for platform in block["platforms"]
+        ]
+        return list(dict.fromkeys(first + more))
+
     def protocol(self) -> str:
         """How often each configuration is measured, in words."""
         runs = f"{self.duration:g} s"
@@ -266,6 +278,12 @@ class Experiment:
         if self.run_length is None or test in ALWAYS_TIMED or any(f.timed_runs for f in showing):
             return None
         return self.run_length
+
+
+def pending_path(cell: Cell) -> str:
+    """A cell's record measured with its block before its cell job asked for it
+    (vnetbench.broker, interleave_runs)."""
+    return f"results/pending/{cell.platform}/{cell.test}/{cell.size_bytes}/{cell.rep}.json"
 
 
 def calibration_path(platform: str, test: str, size_bytes: int) -> str:

@@ -72,10 +72,11 @@ def timeline(records: list[dict]) -> list[dict]:
 
 def per_platform(records: list[dict], workdir: Path | None = None) -> None:
     """Overhead per cell: the wall time of the cells minus netperf's own elapsed time (and, for a
-    cell that calibrated its configuration first, minus that calibration run). Split into the
-    harness's gaps (Snakemake, the cell job, the broker, the record; between two runs of an
-    interleaved block, a remote command's start) and the set-up and tear-down of each netperf
-    run (a process and a connection)."""
+    cell that calibrated its configuration first, minus that calibration run). Over the whole
+    run (its mean, round transitions and guest boots included), and per platform as medians of
+    its two parts: the harness's gap before a block (Snakemake, the cell jobs, the broker, the
+    records), shared by the block's cells, and each run's set-up and tear-down (a remote
+    command, a netperf process and its connections: its wall time minus ELAPSED_TIME)."""
     records = [r for r in records if not r.get("failed")]
     calibrating = {id(r): calibration_seconds(r, workdir) if workdir else 0.0 for r in records}
     stretches = timeline(records)
@@ -85,31 +86,38 @@ def per_platform(records: list[dict], workdir: Path | None = None) -> None:
     calibrations = sum(calibrating.values())
     print(f"{len(records)} cells ({runs} netperf runs) in {span:.0f} s, of which netperf {elapsed:.0f} s and "
           f"calibrations {calibrations:.0f} s: ", end="")  # fmt: skip
-    print(f"overhead {(span - elapsed - calibrations) / len(records):.3f} s per cell")
-    overheads: dict[str, float] = {}
-    cells: dict[str, int] = {}
-    gaps: dict[str, dict[str, list[float]]] = {}
-    for earlier, later in zip(stretches, stretches[1:], strict=False):
-        record = later["record"]
-        platform, before = record["platform"], calibrating[id(record)] if later["first"] else 0.0
-        overheads[platform] = (
-            overheads.get(platform, 0.0) + later["finished"] - earlier["finished"] - later["elapsed"] - before
-        )
-        cells[platform] = cells.get(platform, 0) + later["first"]
-        mate = earlier["record"]
-        where = "within a block" if (mate["test"], mate["size_bytes"], mate["rep"]) == (
-            record["test"], record["size_bytes"], record["rep"]) else "between blocks"  # fmt: skip
-        gaps.setdefault(platform, {}).setdefault(where, []).append(
-            later["started"] - earlier["finished"] - before
-        )
-    for platform in overheads:
-        parts = ", ".join(
-            f"{where} median {statistics.median(values):.3f} s ({len(values)})"
-            for where, values in sorted(gaps[platform].items())
-        )
-        each = overheads[platform] / cells[platform]
-        print(f"  {platform:8s} {cells[platform]:4d} cells: overhead {each:.3f} s per cell (gaps before "
-              f"its runs and their set-up); harness gap {parts}")  # fmt: skip
+    print(f"overhead {(span - elapsed - calibrations) / len(records):.3f} s per cell (mean)")
+    # Blocks as they ran: consecutive stretches of one (test, size, rep).
+    blocks: list[list[dict]] = []
+    for stretch in stretches:
+        record = stretch["record"]
+        key = (record["test"], record["size_bytes"], record["rep"])
+        if not blocks or blocks[-1][0]["key"] != key:
+            blocks.append([])
+        blocks[-1].append(stretch | {"key": key})
+    share: dict[int, float] = {}  # the gap before a block, per cell of it
+    set_up: dict[int, float] = {}
+    previous = blocks[0][-1]["finished"]
+    for block in blocks[1:]:
+        cells = list(dict.fromkeys(id(s["record"]) for s in block))
+        # The gaps before each stretch of the block, less the calibrations its cells made.
+        gaps, end = 0.0, previous
+        for stretch in block:
+            gaps += stretch["started"] - end
+            end = stretch["finished"]
+            wall = stretch["finished"] - stretch["started"]
+            set_up[id(stretch["record"])] = set_up.get(id(stretch["record"]), 0.0) + wall - stretch["elapsed"]
+        previous = end
+        for cell_id in cells:
+            share[cell_id] = (gaps - sum(calibrating[i] for i in cells)) / len(cells)
+    for platform in dict.fromkeys(r["platform"] for r in records):
+        mine = [id(r) for r in records if r["platform"] == platform and id(r) in share]
+        gaps = [share[i] for i in mine]
+        setups = [set_up[i] for i in mine]
+        total = [share[i] + set_up[i] for i in mine]
+        print(f"  {platform:8s} {len(mine):4d} cells, median per cell: harness gap "
+              f"{statistics.median(gaps):.3f} s + runs' set-up {statistics.median(setups):.3f} s = "
+              f"{statistics.median(total):.3f} s (mean {statistics.fmean(total):.3f} s)")  # fmt: skip
 
 
 def run_grid(repetitions: int, scratch: Path) -> list[dict]:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from vnetbench.config import load_experiment
 
 from .conftest import Workflow, cell_jobs, free_port, pids_of, tiny_config
 
@@ -236,6 +237,37 @@ def test_precision_rounds_add_repetitions_where_needed_in_blocks_and_cache(workf
     config["figures"]["tcp"]["title"] = "Another title"
     workflow.write_config(config)
     assert "cell" not in workflow.planned()
+
+
+def test_a_block_measured_before_a_stop_waits_for_the_next_run(workflow):
+    config = two_loopback_platforms(repetitions=1, run_length=0.05, runs_per_cell=2)
+    config["figures"] = {"tcp": {"test": "TCP_RR", "sizes": [1], "title": "TCP"}}
+    workflow.write_config(config)
+    workflow.run()
+    asked, mate = sorted(
+        (json.loads(p.read_text()) for p in workflow.records()), key=lambda r: r["started_at"]
+    )
+    # As if the run had stopped right after the block: the mate's record only waits.
+    record = workflow.directory / f"results/raw/{mate['platform']}/TCP_RR/1/1.json"
+    pending = workflow.directory / f"results/pending/{mate['platform']}/TCP_RR/1/1.json"
+    measurement = load_experiment(config).measurement(mate["platform"], "TCP_RR", 1).as_params()
+    del mate["job"]
+    pending.parent.mkdir(parents=True)
+    pending.write_text(json.dumps({"measurement": measurement, "log": ["from the block"], "record": mate}))
+    record.unlink()
+    done = workflow.run()
+    assert cell_jobs(done) == 1
+    kept = json.loads(record.read_text())
+    assert {k: v for k, v in kept.items() if k != "job"} == mate  # the same measurement, not a new one
+    log = (workflow.directory / f"results/logs/cells/{mate['platform']}/TCP_RR/1/1.log").read_text()
+    assert "measured with its block, asked by" in log and "from the block" in log
+    assert not (workflow.directory / "results" / "pending").exists()  # gone once written, folders too
+    # A waiting record of what the config no longer asks (another run count) is dropped.
+    pending.parent.mkdir(parents=True)
+    pending.write_text(json.dumps({"measurement": {**measurement, "runs": 3}, "log": [], "record": mate}))
+    record.unlink()
+    assert cell_jobs(workflow.run()) == 1
+    assert json.loads(record.read_text())["started_at"] != mate["started_at"] and not pending.exists()
 
 
 def test_two_runs_on_one_machine_take_turns(tmp_path):

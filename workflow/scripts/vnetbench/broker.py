@@ -215,7 +215,12 @@ class Broker:
         measures now."""
         path = pending_path(this)
         waiting = read_optional_json(path)
-        if waiting is None or Measurement.from_params(waiting["measurement"]) != tracked:
+        if waiting is None:
+            return None
+        if Measurement.from_params(waiting["measurement"]) != tracked:
+            # The config no longer asks for what it measured: this cell is measured anew.
+            os.remove(path)
+            log(f"dropped {path}: it measured what the config no longer asks")
             return None
         log(f"measured with its block, asked by {waiting['record']['block']['interleaved']['asked_by']}")
         for line in waiting["log"]:
@@ -233,6 +238,12 @@ class Broker:
             if os.path.exists(answered.path):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(pending_path(answered))
+                # Its folders too, once empty: up to results/pending itself.
+                folder = os.path.dirname(pending_path(answered))
+                with contextlib.suppress(OSError):
+                    while folder != "results":
+                        os.rmdir(folder)
+                        folder = os.path.dirname(folder)
         self._answered.clear()
 
 

@@ -17,6 +17,9 @@ rule cell:
         testbed=1,
     params:
         measurement=cell_measurement,
+        # Unused by the shell line ($VNETBENCH_PREFLIGHT), but a tracked parameter since the
+        # first version: removing it would rerun every cell measured before.
+        preflight=PREFLIGHT,
     # A lean client asks the run's broker to measure the cell (see vnetbench.broker): a
     # `script:` job would pay Python's and Snakemake's start-up at every cell. Few fields:
     # Snakemake formats this line several times per job, also in a dry run.

@@ -81,8 +81,8 @@ class Broker:
         waiting = self._pending(this, tracked, log)
         if waiting is not None:
             return waiting
-        facts = (read_optional_json(preflight) or {}).get("hosts", {})
-        entry = self._entry(this, tracked, preflight, image, log, facts)
+        entry = self._entry(this, tracked, preflight, image, log)
+        facts = _hosts_facts(preflight)  # read after _entry: a guest that booted adds its own
         mates = self._block_mates(this) if self._interleaves(this) else []
         if not mates:
             return cell.measure(
@@ -92,9 +92,7 @@ class Broker:
             )  # fmt: skip
         return self._measure_block(this, entry, mates, preflight, facts)
 
-    def _entry(
-        self, this: Cell, tracked: Measurement, preflight: str, image: list[str], log, facts
-    ) -> cell.Entry:
+    def _entry(self, this: Cell, tracked: Measurement, preflight: str, image: list[str], log) -> cell.Entry:
         """A cell ready to run: its platform's kept shell, its calibrated amount (calibrating its
         configuration first if need be) and the facts its record adds."""
         platform = self.experiment.platforms[this.platform]
@@ -123,6 +121,7 @@ class Broker:
             files = guests.Image(*(Path(path) for path in image))
             state = lifecycle.ensure_guests(self.experiment, files, preflight, self.config["warmup"], say)
             extra["guest"] = guest_facts(state)
+        facts = _hosts_facts(preflight)
         shell = self._shells.setdefault(platform.client.name, KeptShell(platform.client))
         amount = None
         if tracked.run_length is not None:
@@ -179,7 +178,7 @@ class Broker:
             lines = logs.setdefault(mate, [])
             tracked = self.experiment.measurement(mate.platform, mate.test, mate.size_bytes)
             try:
-                entries[mate] = self._entry(mate, tracked, preflight, [], lines.append, facts)
+                entries[mate] = self._entry(mate, tracked, preflight, [], lines.append)
             except VnetbenchError as error:
                 entry.log(f"{mate.platform} left to its own cell job: {error}")
         within = entry.extra["block"]["platform_order"]
@@ -271,6 +270,11 @@ def calibrate(this: Cell, tracked: Measurement, run) -> dict:
         ) from None
     write_json_atomic(path, calibration)
     return calibration | {"source": f"new, {path}"}
+
+
+def _hosts_facts(preflight: str) -> dict:
+    """The facts of every host (results/preflight.json), of which a record keeps its two hosts'."""
+    return (read_optional_json(preflight) or {}).get("hosts", {})
 
 
 def _probe_facts(probe: dict) -> dict:

@@ -1,12 +1,15 @@
 """Config validation: good configs load, bad ones fail early naming the key."""
 
 import copy
+import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
 from vnetbench.config import ConfigError, check_yaml_file, load_experiment
 from vnetbench.model import GuestSettings
+from vnetbench.records import config_snapshot
 
 from .conftest import ROOT, tiny_config
 
@@ -124,6 +127,21 @@ BAD_CONFIGS = [
     ("netperf option without value", mutate("netperf_options", ["-T"]), "netperf_options[0]"),
     ("netperf option bad value", mutate("netperf_options", ["-T", "a,b"]), "netperf_options[1]"),
     ("netperf value without option", mutate("netperf_options", ["0,1"]), "netperf_options[0]"),
+    (
+        "long runs at a size not shown",
+        mutate("figures.tcp_small.long_runs", {"8K": 0.2}),
+        "figures.tcp_small.long_runs.8K",
+    ),
+    (
+        "long runs at no size",
+        mutate("figures.tcp_small.long_runs", {"big": 0.2}),
+        "figures.tcp_small.long_runs.big",
+    ),
+    (
+        "long runs of no time",
+        mutate("figures.tcp_small.long_runs", {64: 0}),
+        "figures.tcp_small.long_runs.64",
+    ),
     ("unknown accelerator", mutate("guest", {"accel": "xen"}), "guest.accel"),
     (
         "kernel package with ;",
@@ -203,6 +221,21 @@ def test_extra_metrics_change_only_the_cells_that_measure_them():
         load(stream)
     with pytest.raises(ConfigError, match="^figures.tcp_small.extra_metrics.0: 'jitter' is not allowed"):
         load(mutate("figures.tcp_small.extra_metrics", ["jitter"])(tiny_config()))
+
+
+def test_long_runs_lengthen_only_their_sizes_and_cells_shared_take_the_longest(tmp_path):
+    config = tiny_config(run_length=0.05)
+    config["figures"]["tcp_small"]["long_runs"] = {64: 0.2}  # YAML reads 64 as a number
+    config["figures"]["tcp_again"] = {"test": "TCP_RR", "sizes": [64], "title": "t", "long_runs": {"64": 0.5}}
+    experiment = load(config)
+    assert experiment.measurement("native", "TCP_RR", 64).run_length == 0.5
+    assert experiment.measurement("native", "TCP_RR", 1).run_length == 0.05
+    assert experiment.measurement("native", "UDP_RR", 16).run_length == 0.05
+    # Keys read as numbers and as text side by side still make a config snapshot.
+    config["figures"]["tcp_small"]["long_runs"] = {64: 0.2, "1": 0.3}
+    snapshot = json.loads(Path(config_snapshot(config, str(tmp_path))).read_text())
+    assert snapshot["figures"]["tcp_small"]["long_runs"] == {"64": 0.2, "1": 0.3}
+    assert load_experiment(snapshot).measurement("native", "TCP_RR", 1).run_length == 0.3
 
 
 def test_allowed_netperf_options_load():

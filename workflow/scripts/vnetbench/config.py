@@ -214,9 +214,22 @@ def _figure(name: str, spec: dict) -> Figure:
             f"{spec['test']} has no transactions",
             f"transactions_per_s only with {', '.join(RR_TESTS)}",
         )
+    long_runs = []
+    for value, length in spec.get("long_runs", {}).items():
+        try:  # YAML reads 512 as a number and 512K as text
+            size = parse_size(int(value) if str(value).isdigit() else value)
+        except ValueError as error:
+            raise ConfigError(
+                f"{key}.long_runs.{value}", str(error), "a size such as 512, '8K', '50M'"
+            ) from None
+        if size not in sizes:
+            raise ConfigError(
+                f"{key}.long_runs.{value}", "is not one of the figure's sizes", f"one of {spec['sizes']}"
+            )
+        long_runs.append((size, float(length)))
     return Figure(
         name, spec["test"], tuple(sorted(sizes)), spec["metric"], spec["title"], tuple(spec["extra_metrics"]),
-        spec["timed_runs"],
+        spec["timed_runs"], tuple(sorted(long_runs)),
     )  # fmt: skip
 
 

@@ -83,6 +83,8 @@ class Figure:
     title: str
     extra_metrics: tuple[str, ...] = ()  # of EXTRA_METRICS
     timed_runs: bool = False  # keep timed runs (duration) even where the experiment sizes runs
+    # Sizes whose sized runs last longer than the experiment's run_length: (size, seconds).
+    long_runs: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -277,7 +279,8 @@ class Experiment:
         showing = [f for f in self.figures.values() if f.test == test and size_bytes in f.sizes]
         if self.run_length is None or test in ALWAYS_TIMED or any(f.timed_runs for f in showing):
             return None
-        return self.run_length
+        longer = [length for f in showing for size, length in f.long_runs if size == size_bytes]
+        return max([self.run_length, *longer])
 
 
 def pending_path(cell: Cell) -> str:

@@ -93,11 +93,21 @@ def forget_failed(roots: tuple[str, ...] = RESULT_ROOTS) -> list[str]:
 def config_snapshot(config: dict, directory: str = ".vnetbench/config") -> str:
     """The effective config in a file named after its content, for a process that needs the
     experiment without Snakemake (vnetbench.broker once); written once, never changed."""
-    text = json.dumps(config, sort_keys=True, default=str)
+    text = json.dumps(_text_keys(config), sort_keys=True, default=str)
     path = os.path.join(directory, f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json")
     if not os.path.exists(path):
         write_json_atomic(path, json.loads(text))
     return path
+
+
+def _text_keys(value):
+    """The config with every key as text: YAML may read a key as a number (long_runs: {512:
+    ...}) beside others as text, which JSON cannot sort."""
+    if isinstance(value, dict):
+        return {str(key): _text_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_text_keys(item) for item in value]
+    return value
 
 
 def guest_facts(state: dict) -> dict:

@@ -40,7 +40,7 @@ bench: setup
 	.venv/bin/python bench/cell_overhead.py
 	.venv/bin/python bench/noise.py
 	.venv/bin/python bench/latency_cost.py
-	.venv/bin/python bench/short_runs.py 12 0.1
+	.venv/bin/python bench/short_runs.py 12 0.05
 	.venv/bin/python bench/interleave.py 16
 	.venv/bin/python bench/change_false_alarms.py 21
 	@if [ -d results/raw ]; then .venv/bin/python bench/paired_vs_unpaired.py results; \

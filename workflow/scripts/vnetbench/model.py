@@ -240,8 +240,12 @@ class Experiment:
         runs = f"{self.duration:g} s"
         if self.run_length is not None:
             each = f"the mean of {self.runs_per_cell} runs of" if self.runs_per_cell > 1 else "runs of"
+            longer = sorted({length for f in self.figures.values() for _, length in f.long_runs})
+            at = "".join(f" or {length:g} s" for length in longer) + (
+                " where figures say (long_runs)" if longer else ""
+            )
             runs = (
-                f"{each} about {self.run_length:g} s (a fixed number of transactions per configuration, "
+                f"{each} about {self.run_length:g} s{at} (a fixed number of transactions per configuration, "
                 "calibrated by two sized runs of it; "
                 f"timed runs of {self.duration:g} s where figures keep them)"
             )

@@ -180,6 +180,7 @@ class Broker:
             try:
                 entries[mate] = self._entry(mate, tracked, preflight, [], lines.append)
             except VnetbenchError as error:
+                _forget_pending(mate)
                 entry.log(f"{mate.platform} left to its own cell job: {error}")
         within = entry.extra["block"]["platform_order"]
         ordered = [entries[c] for c in sorted(entries, key=lambda c: within.index(c.platform))]
@@ -198,9 +199,7 @@ class Broker:
                 }
                 write_json_atomic(pending_path(mate), waiting)
             elif result is not None:
-                # An older waiting record would pair with runs it was not measured with.
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(pending_path(mate))
+                _forget_pending(mate)
                 entry.log(
                     f"{mate.platform} failed in the block; its own cell job measures it again: {result}"
                 )
@@ -270,6 +269,13 @@ def calibrate(this: Cell, tracked: Measurement, run) -> dict:
         ) from None
     write_json_atomic(path, calibration)
     return calibration | {"source": f"new, {path}"}
+
+
+def _forget_pending(mate: Cell) -> None:
+    """Remove an older waiting record of a block mate that its own job will measure: it would
+    pair with runs it was not measured with."""
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(pending_path(mate))
 
 
 def _hosts_facts(preflight: str) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from conftest import SNAKEMAKE, Workflow, tiny_config  # noqa: E402
-from vnetbench import cell, machine, netperf, netserver, testbed  # noqa: E402
+from vnetbench import cell, machine, netperf, netserver, sizing, testbed  # noqa: E402
 from vnetbench.config import load_experiment  # noqa: E402
 from vnetbench.hosts import KeptShell, open_session  # noqa: E402
 
@@ -65,6 +65,18 @@ def cell_rates(experiment, shell: KeptShell, platform: str, test: str, size: int
     runs = cell.split_runs(output, measurement.runs)
     parse = [netperf.parse_result(test, size, one, measurement.latency, measurement.cpu) for one in runs]
     return [result.transactions_per_s for result in parse], wall
+
+
+def sized_amount(experiment, shell: KeptShell, platform: str, test: str, size: int, run_length: float) -> int:
+    """The amount of a sized run of about `run_length` s, from one timed run of the cell's own
+    command as its calibration (vnetbench.sizing)."""
+    (value,), _ = cell_rates(experiment, shell, platform, test, size)
+    return sizing.amount({"test": test, "size_bytes": size, "transactions_per_s": value}, run_length)
+
+
+def interval(estimate) -> str:
+    """A ratio with its 95% interval, as the tables print it: "0.763 [0.745, 0.782]"."""
+    return f"{estimate.ratio:.3f} [{estimate.low:.3f}, {estimate.high:.3f}]"
 
 
 def rate(experiment, shell: KeptShell, platform: str, size: int, **changes) -> float:

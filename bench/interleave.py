@@ -28,7 +28,7 @@ from dataclasses import replace
 import common
 import yaml
 from common import embedded_testbed
-from vnetbench import cell, sizing
+from vnetbench import cell
 from vnetbench.model import Cell
 from vnetbench.precision import paired_ratio
 from vnetbench.stats import t_quantile
@@ -59,15 +59,18 @@ def main(blocks: int, sample: list[tuple[str, int]]) -> None:
         for test, size in sample:
             entries = {}
             for name in PLATFORMS:
-                platform = experiment.platforms[name]
-                timed = experiment.measurement(name, test, size)
-                measurement = replace(timed, run_length=length, runs=runs, latency=True, cpu=True)
-                probe = cell.measure(Cell(name, test, size, 0), platform, timed, settings, lambda _: None,
-                                     shells[name])  # fmt: skip
-                amount = sizing.amount(probe, measurement.run_length)
-                entries[name] = cell.Entry(
-                    Cell(name, test, size, 0), platform, measurement, shells[name], amount, log=lambda _: None
+                measurement = replace(
+                    experiment.measurement(name, test, size),
+                    run_length=length,
+                    runs=runs,
+                    latency=True,
+                    cpu=True,
                 )
+                amount = common.sized_amount(experiment, shells[name], name, test, size, length)
+                entries[name] = cell.Entry(
+                    Cell(name, test, size, 0), experiment.platforms[name], measurement, shells[name], amount,
+                    log=lambda _: None,
+                )  # fmt: skip
             rates = {shape: {name: [] for name in PLATFORMS} for shape in SHAPES}
             seconds = dict.fromkeys(SHAPES, 0.0)
             for block in range(blocks):
@@ -91,13 +94,10 @@ def main(blocks: int, sample: list[tuple[str, int]]) -> None:
                 native = rates[shape]["native"]
                 for name in PLATFORMS[1:]:
                     pairs = list(zip(rates[shape][name], native, strict=True))
-                    ratio = paired_ratio(pairs)
                     sd = statistics.stdev(math.log(a / b) for a, b in pairs)
-                    print(
-                        f"| {test} | {size} | {shape} | {name} | {ratio.ratio:.3f} [{ratio.low:.3f}, "
-                        f"{ratio.high:.3f}] | {sd:.3f} | {seconds[shape] / blocks:.2f} | {blocks_for(sd)} |",
-                        flush=True,
-                    )
+                    ratio, per_block = common.interval(paired_ratio(pairs)), seconds[shape] / blocks
+                    print(f"| {test} | {size} | {shape} | {name} | {ratio} | {sd:.3f} | {per_block:.2f} "
+                          f"| {blocks_for(sd)} |", flush=True)  # fmt: skip
             print(f"{test} {size}: done", file=sys.stderr, flush=True)
 
 

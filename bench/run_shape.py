@@ -26,7 +26,6 @@ import sys
 
 import common
 from common import embedded_testbed
-from vnetbench import sizing
 
 SAMPLE = [("TCP_RR", 1), ("TCP_RR", 512), ("TCP_RR", 16384), ("TCP_RR", 131072), ("TCP_RR", 524288),
           ("TCP_RR", 1048576), ("TCP_RR", 20971520), ("UDP_RR", 8), ("UDP_RR", 8192)]  # fmt: skip
@@ -53,9 +52,9 @@ def main(blocks: int, variants: list[str], runs: int, sample: list[tuple[str, in
             calibrated = {}
             for variant in variants:
                 for platform in PLATFORMS:
-                    (rate,), _ = cell_rates(experiment, shells[platform], platform, test, size, 1, variant)
-                    calibration = {"test": test, "size_bytes": size, "transactions_per_s": rate}
-                    calibrated[variant, platform] = sizing.amount(calibration, float(variant.split()[0]))
+                    calibrated[variant, platform] = common.sized_amount(
+                        experiment, shells[platform], platform, test, size, float(variant.split()[0])
+                    )
             rates = {variant: {p: [] for p in PLATFORMS} for variant in variants}
             walls = {variant: {p: 0.0 for p in PLATFORMS} for variant in variants}
             for block in range(blocks):

@@ -24,8 +24,15 @@ import random
 import statistics
 import sys
 
-from common import cell_rates, embedded_testbed, quotient_interval, sample_arg, verdict
-from vnetbench import sizing
+from common import (
+    cell_rates,
+    embedded_testbed,
+    interval,
+    quotient_interval,
+    sample_arg,
+    sized_amount,
+    verdict,
+)
 from vnetbench.precision import paired_ratio
 
 SAMPLE = [("TCP_RR", 1), ("TCP_RR", 64), ("TCP_RR", 512), ("TCP_RR", 16384), ("TCP_RR", 524288),
@@ -56,9 +63,9 @@ def main(blocks: int, run_length: float, sample: list[tuple[str, int]]) -> None:
         for test, size in sample:
             amount = {}
             for platform in PLATFORMS:
-                rate, _ = run(experiment, shells[platform], platform, test, size)
-                calibration = {"test": test, "size_bytes": size, "transactions_per_s": rate}
-                amount[platform] = sizing.amount(calibration, run_length)
+                amount[platform] = sized_amount(
+                    experiment, shells[platform], platform, test, size, run_length
+                )
             rates = {kind: {p: [] for p in PLATFORMS} for kind in ("sized", "timed")}
             walls = {"sized": 0.0, "timed": 0.0}
             for block in range(blocks):
@@ -79,8 +86,8 @@ def main(blocks: int, run_length: float, sample: list[tuple[str, int]]) -> None:
                 absolute = quotient_interval(native_sized, native_timed, statistics.median)
                 print(
                     f"| {test} | {size} | {amount['native']}, {amount[platform]} | {platform} "
-                    f"| {short.ratio:.3f} [{short.low:.3f}, {short.high:.3f}] (+-{short.precision:.1%}) "
-                    f"| {long.ratio:.3f} [{long.low:.3f}, {long.high:.3f}] (+-{long.precision:.1%}) "
+                    f"| {interval(short)} (+-{short.precision:.1%}) "
+                    f"| {interval(long)} (+-{long.precision:.1%}) "
                     f"| {q:.3f} [{low:.3f}, {high:.3f}] | {verdict(low, high, blocks, 'differ', 'differ')} "
                     f"| {absolute[0]:.3f} [{absolute[1]:.3f}, {absolute[2]:.3f}] "
                     f"| {walls['sized'] / blocks:.2f}, {walls['timed'] / blocks:.2f} |",

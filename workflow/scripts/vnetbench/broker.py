@@ -52,6 +52,8 @@ class Broker:
         self.how = how  # said in every cell's log
         self._shells: dict[str, KeptShell] = {}
         self._answered: list[Cell] = []  # cells answered from results/pending
+        self._shuffled, self._seed = config["run_order"] == "shuffled", config["run_order_seed"]
+        self._plans: tuple[tuple, list[dict]] = ((), [])  # (the plan files' times, their added blocks)
 
     def answer(self, request: bytes) -> bytes:
         """A cell job's request -> the answer (vnetbench.wire): "ok", the cell's log and its
@@ -96,20 +98,17 @@ class Broker:
         """A cell ready to run: its platform's kept shell, its calibrated amount (calibrating its
         configuration first if need be) and the facts its record adds."""
         platform = self.experiment.platforms[this.platform]
-        shuffled, seed = self.config["run_order"] == "shuffled", self.config["run_order_seed"]
         extra = {
             # Idle CPUs held polling (vnetbench.machine): rates depend on it.
             "cpus_kept_awake": lifecycle.cpus_kept_awake(),
             "run_order": self.config["run_order"],
-            "run_order_seed": seed,
+            "run_order_seed": self._seed,
             # Its block: the platforms of this (test, size, rep) run back to back, in this order.
             "block": {
-                "position": order.block_order(self.experiment, this.rep, shuffled, seed).index(
+                "position": order.block_order(self.experiment, this.rep, self._shuffled, self._seed).index(
                     (this.test, this.size_bytes)
                 ),
-                "platform_order": order.platform_order(
-                    self.experiment, this.test, this.size_bytes, this.rep, shuffled, seed
-                ),
+                "platform_order": self._platform_order(this),
             },
         }
         if platform.virtual_machine:
@@ -153,19 +152,28 @@ class Broker:
         """The other cells of this cell's block that the plan has and that are still to measure
         (no record yet), in the block's platform order; never a virtual machine's (its guests
         boot in a cell's own request)."""
-        added = [block for plan in precision.read_plans() for block in plan["add"]]
-        planned = self.experiment.block_platforms(this.test, this.size_bytes, this.rep, added)
-        shuffled, seed = self.config["run_order"] == "shuffled", self.config["run_order_seed"]
+        planned = self.experiment.block_platforms(this.test, this.size_bytes, this.rep, self._added_blocks())
+        mates = [replace(this, platform=name) for name in self._platform_order(this) if name in planned]
         return [
             mate
-            for name in order.platform_order(
-                self.experiment, this.test, this.size_bytes, this.rep, shuffled, seed
-            )
-            if name != this.platform
-            and name in planned
-            and self._interleaves(mate := replace(this, platform=name))
-            if not os.path.exists(mate.path)
+            for mate in mates
+            if mate != this and self._interleaves(mate) and not os.path.exists(mate.path)
         ]
+
+    def _platform_order(self, this: Cell) -> list[str]:
+        return order.platform_order(
+            self.experiment, this.test, this.size_bytes, this.rep, self._shuffled, self._seed
+        )
+
+    def _added_blocks(self) -> list[dict]:
+        """The blocks the precision rounds added so far (results/precision), read again only
+        when a round's plan was written or rewritten, not at every block."""
+        stamps = tuple(
+            path.stat().st_mtime_ns for path in sorted(Path("results/precision").glob("round*.json"))
+        )
+        if self._plans[0] != stamps:
+            self._plans = (stamps, [block for plan in precision.read_plans() for block in plan["add"]])
+        return self._plans[1]
 
     def _measure_block(
         self, this: Cell, entry: cell.Entry, mates: list[Cell], preflight: str, facts: dict

@@ -158,15 +158,15 @@ def measure_block(
             _check(entry.cell, entry.platform, entry.measurement, entry.amount)
         except CellFailed as error:
             failed[entry.cell] = error
+    one_run = {entry.cell: replace(entry.measurement, runs=1) for entry in entries}
     for round_ in range(max(entry.measurement.runs for entry in entries)):
         for entry in entries if round_ % 2 == 0 else entries[::-1]:
             if entry.cell in failed or round_ >= entry.measurement.runs:
                 continue
-            one = replace(entry.measurement, runs=1)
             try:
                 done[entry.cell].append(
-                    _execute(entry.cell, entry.platform, one, settings, entry.session, entry.amount,
-                             entry.log, on_this_machine)
+                    _execute(entry.cell, entry.platform, one_run[entry.cell], settings, entry.session,
+                             entry.amount, entry.log, on_this_machine)
                 )  # fmt: skip
             except VnetbenchError as error:  # netperf failed, or so did starting netserver again
                 failed[entry.cell] = error

@@ -54,6 +54,7 @@ class Broker:
         self._answered: list[Cell] = []  # cells answered from results/pending
         self._shuffled, self._seed = config["run_order"] == "shuffled", config["run_order_seed"]
         self._plans: tuple[tuple, list[dict]] = ((), [])  # (the plan files' times, their added blocks)
+        self._facts: tuple[tuple, dict] = ((), {})  # ((preflight path, its time), the hosts' facts)
 
     def answer(self, request: bytes) -> bytes:
         """A cell job's request -> the answer (vnetbench.wire): "ok", the cell's log and its
@@ -84,7 +85,7 @@ class Broker:
         if waiting is not None:
             return waiting
         entry = self._entry(this, tracked, preflight, image, log)
-        facts = _hosts_facts(preflight)  # read after _entry: a guest that booted adds its own
+        facts = self._hosts_facts(preflight)  # after _entry: a guest that booted adds its own
         mates = self._block_mates(this) if self._interleaves(this) else []
         if not mates:
             return cell.measure(
@@ -120,7 +121,7 @@ class Broker:
             files = guests.Image(*(Path(path) for path in image))
             state = lifecycle.ensure_guests(self.experiment, files, preflight, self.config["warmup"], say)
             extra["guest"] = guest_facts(state)
-        facts = _hosts_facts(preflight)
+        facts = self._hosts_facts(preflight)
         shell = self._shells.setdefault(platform.client.name, KeptShell(platform.client))
         amount = None
         if tracked.run_length is not None:
@@ -159,6 +160,14 @@ class Broker:
             for mate in mates
             if mate != this and self._interleaves(mate) and not os.path.exists(mate.path)
         ]
+
+    def _hosts_facts(self, preflight: str) -> dict:
+        """The facts of every host (results/preflight.json), of which a record keeps its two
+        hosts': read again only when the file changed (a guest booted), not at every cell."""
+        stamp = os.stat(preflight).st_mtime_ns if os.path.exists(preflight) else None
+        if self._facts[0] != (preflight, stamp):
+            self._facts = ((preflight, stamp), (read_optional_json(preflight) or {}).get("hosts", {}))
+        return self._facts[1]
 
     def _platform_order(self, this: Cell) -> list[str]:
         return order.platform_order(
@@ -284,11 +293,6 @@ def _forget_pending(mate: Cell) -> None:
     pair with runs it was not measured with."""
     with contextlib.suppress(FileNotFoundError):
         os.remove(pending_path(mate))
-
-
-def _hosts_facts(preflight: str) -> dict:
-    """The facts of every host (results/preflight.json), of which a record keeps its two hosts'."""
-    return (read_optional_json(preflight) or {}).get("hosts", {})
 
 
 def _probe_facts(probe: dict) -> dict:

@@ -13,14 +13,12 @@ min_version("9.27")
 
 
 # The workflow's own files, wherever the working directory (-d) is, and also when this
-# Snakefile is used as a module. Its package comes first, here and in every job (Snakemake
-# would append a script's folder after site-packages, behind any installed copy).
+# Snakefile is used as a module. Its package comes first, here and (from the run's start,
+# rules/common.smk) in every job: Snakemake would append a script's folder after
+# site-packages, behind any installed copy.
 WORKFLOW_DIR = Path(str(workflow.current_basedir))
 PACKAGE_DIR = str(WORKFLOW_DIR / "workflow" / "scripts")
 sys.path.insert(0, PACKAGE_DIR)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [PACKAGE_DIR, *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
-)
 from vnetbench.config import ConfigError, check_yaml_file, load_experiment
 from vnetbench.errors import VnetbenchError
 from vnetbench.testbed import require_root
@@ -33,8 +31,6 @@ try:
         check_yaml_file("config/config.yaml")  # names the line of a YAML error
         workflow.configfile("config/config.yaml")
     EXPERIMENT = load_experiment(config, workflow.configfiles)
-    if EXPERIMENT.testbed and workflow.is_main_process:
-        require_root()  # stop at once, before the DAG is built
 except ConfigError as error:
     sys.exit(f"vnetbench: bad config: {error}")
 except VnetbenchError as error:

@@ -33,6 +33,7 @@ from common import ROOT, SNAKEMAKE, embedded_testbed, tiny_config, workflow_copy
 from vnetbench import cell, netperf
 from vnetbench.model import Cell
 from vnetbench.precision import paired_ratio
+from vnetbench.records import load_cells
 
 PLATFORMS = ("native", "openvz", "xen", "vm")
 
@@ -77,7 +78,6 @@ def per_platform(records: list[dict], workdir: Path | None = None) -> None:
     its two parts: the harness's gap before a block (Snakemake, the cell jobs, the broker, the
     records), shared by the block's cells, and each run's set-up and tear-down (a remote
     command, a netperf process and its connections: its wall time minus ELAPSED_TIME)."""
-    records = [r for r in records if not r.get("failed")]
     calibrating = {id(r): calibration_seconds(r, workdir) if workdir else 0.0 for r in records}
     stretches = timeline(records)
     span = stretches[-1]["finished"] - stretches[0]["started"]
@@ -128,7 +128,7 @@ def run_grid(repetitions: int, scratch: Path) -> list[dict]:
     began = time.monotonic()
     subprocess.run([SNAKEMAKE, "--cores", "1"], cwd=flow, capture_output=True, text=True, check=True)
     print(f"workflow run: {time.monotonic() - began:.0f} s wall, set-up, plots and report included")
-    return [json.loads(path.read_text()) for path in (flow / "results" / "raw").rglob("*.json")]
+    return load_cells(sorted((flow / "results" / "raw").rglob("*.json")))[0]
 
 
 def dispatch_cost(scratch: Path, jobs: int = 60) -> float:
@@ -242,7 +242,7 @@ def main(argv: list[str]) -> None:
     if argv[:1] in (["-h"], ["--help"]) or (argv and argv[0] != "--records" and not argv[0].isdigit()):
         sys.exit(__doc__)
     if argv[:1] == ["--records"]:
-        records = [json.loads(path.read_text()) for path in Path(argv[1]).rglob("raw/*/*/*/*.json")]
+        records = load_cells(sorted(Path(argv[1]).rglob("raw/*/*/*/*.json")))[0]
         per_platform(records, Path(argv[1]).resolve().parent)
         return
     repetitions = int(argv[0]) if argv else 10

@@ -1,8 +1,10 @@
-"""Helpers for the benchmarks: the tests' workflow copy, run with the real Snakemake; an
-embedded testbed to time netperf on; a bootstrap interval of a quotient."""
+"""Helpers for the benchmarks: a copy of the workflow, run with the real Snakemake; an
+embedded testbed to time netperf on; a bootstrap interval of a quotient. They stand on their
+own: no benchmark imports the tests' helpers."""
 
 import contextlib
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -10,18 +12,44 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import yaml
+from vnetbench import cell, machine, netperf, netserver, sizing, testbed
+from vnetbench.config import load_experiment
+from vnetbench.hosts import KeptShell, open_session
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from conftest import SNAKEMAKE, Workflow, tiny_config  # noqa: E402
-from vnetbench import cell, machine, netperf, netserver, sizing, testbed  # noqa: E402
-from vnetbench.config import load_experiment  # noqa: E402
-from vnetbench.hosts import KeptShell, open_session  # noqa: E402
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "profiles", "config", "report", "environment.yml")
+
+
+def tiny_config(netserver_port: int = 12865, **overrides) -> dict:
+    """One loopback platform, two small TCP sizes and one UDP size, 1-second runs."""
+    server = {"host": "local", "address": "127.0.0.1", "netserver_port": netserver_port}
+    config = {
+        "repetitions": 2,
+        "duration": 1,
+        "platforms": {
+            "native": {"label": "Native (loopback)", "client": {"host": "local"}, "server": server}
+        },
+        "figures": {
+            "tcp_small": {"test": "TCP_RR", "sizes": [1, 64], "title": "TCP small"},
+            "udp_small": {"test": "UDP_RR", "sizes": [16], "title": "UDP small"},
+        },
+    }
+    return config | overrides
 
 
 def workflow_copy(directory: Path, config: dict) -> Path:
-    flow = Workflow(directory)
-    flow.write_config(config)
-    return flow.directory
+    """A copy of the workflow in `directory` with `config` as its config/config.yaml."""
+    directory.mkdir(parents=True)
+    for name in WORKFLOW_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, directory / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, directory / name)
+    (directory / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return directory
 
 
 def snakemake(directory: Path, *args: str) -> subprocess.CompletedProcess:

@@ -13,20 +13,36 @@ than the baseline: the width of the 95% interval of its ratio to the baseline,
 both relative to the ratio, and their quotient.
 """
 
-import json
 import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 from vnetbench.precision import paired_ratio
-from vnetbench.stats import bootstrap_ratio_of_medians
+from vnetbench.records import load
+
+
+def unpaired_ratio_of_medians(numerator: list[float], denominator: list[float], seed: int = 2007):
+    """median(numerator) / median(denominator) with a 95% percentile bootstrap interval that
+    resamples both samples independently: the ratio as it was estimated before the pairs."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    top, bottom = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    ratios = np.median(rng.choice(top, size=(2000, top.size)), axis=1) / np.median(
+        rng.choice(bottom, size=(2000, bottom.size)), axis=1
+    )
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return float(np.median(top) / np.median(bottom)), float(low), float(high)
 
 
 def main(results: Path, baseline: str = "native") -> None:
     groups: dict[tuple, dict[int, float]] = defaultdict(dict)
     for path in results.glob("raw/*/*/*/*.json"):
-        record = json.loads(path.read_text())
+        record = load(str(path))
+        if not record.measured:
+            continue
+        record = record.as_dict()
         key = (record["platform"], record["test"], record["size_bytes"])
         groups[key][record["rep"]] = record["throughput_mbit_s"]
     by_platform = defaultdict(list)
@@ -36,7 +52,7 @@ def main(results: Path, baseline: str = "native") -> None:
             continue
         pairs = [(value, base[rep]) for rep, value in values.items() if rep in base]
         paired = paired_ratio(pairs)
-        ratio, low, high = bootstrap_ratio_of_medians(list(values.values()), list(base.values()), seed=2007)
+        ratio, low, high = unpaired_ratio_of_medians(list(values.values()), list(base.values()))
         by_platform[platform].append(((paired.high - paired.low) / paired.ratio, (high - low) / ratio))
     print(f"95% interval of each ratio to {baseline}, width relative to the ratio (median over sizes):")
     for platform, widths in by_platform.items():

@@ -47,7 +47,7 @@ def main(cells: int = 100, group: int = 20) -> None:
             grouped = timed(
                 workflow_copy(tmp / "grouped", config(cells)),
                 "--profile", "profiles/slurm", *POLLING,
-                "--groups", "cell=cells", "--group-components", f"cells={group}",
+                "--groups", "block=cells", "--group-components", f"cells={group}",
             )  # fmt: skip
             jobs = len(cluster.jobs_completed())
         finally:

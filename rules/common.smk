@@ -1,60 +1,28 @@
-# Helpers shared by the rules: the cell grid, wildcard constraints, input
-# functions, and the hooks that start and end a run.
+# Helpers shared by the rules: the cell grid, wildcard constraints, input functions, and the
+# hooks that start and end a run. Parsing only declares: what a run must do first (the root
+# check, the config snapshot, the service) happens in onstart; retrying failed cells and
+# upgrading an earlier version's results are the explicit `python -m vnetbench prepare`.
 import signal
 import time
 
-from vnetbench import broker, guests, lifecycle, order, wire
-from vnetbench.records import (
-    config_snapshot,
-    failed_placeholders,
-    forget_failed,
-    read_json,
-)
+from vnetbench import blocks, broker, guests, lifecycle, order, records
+from vnetbench.records import read_json
 from vnetbench.summary import run_summary
 
 RUN_STARTED = time.time()
-RUN = {}  # what this run started and must stop: its broker
-
-
-# A cell that failed left a placeholder so that its run could draw the rest; here, before the
-# DAG is built, it goes, and its cell is measured again. Not while another run holds the
-# directory (its placeholders are still in use), and never in a cluster job's own process.
-if workflow.is_main_process and not any(Path(".snakemake/locks").glob("*")):
-    if forgotten := forget_failed():
-        print(
-            f"vnetbench: {len(forgotten)} cells failed in an earlier run; measuring them again",
-            file=sys.stderr,
-        )
+RUN = {}  # what this run started and must stop: its service
 
 # Host facts found by preflight; cells copy them into their records.
-PREFLIGHT = "results/preflight.json"
-
-# How a cell job runs, for its shell command (rules/cells.smk): this Python (the client
-# needs no site-packages), the client, where the broker listens, the config the client
-# measures from when no broker answers (vnetbench.broker once), and the host facts.
-# Environment variables, not params: params are what a cell measures, and a change of them
-# reruns it.
-os.environ["VNETBENCH_PYTHON"] = sys.executable
-os.environ["VNETBENCH_CELL_CLIENT"] = str(
-    WORKFLOW_DIR / "workflow" / "scripts" / "cell_client.py"
-)
-os.environ["VNETBENCH_CONFIG_SNAPSHOT"] = config_snapshot(config)
-os.environ["VNETBENCH_PREFLIGHT"] = PREFLIGHT
-os.environ[wire.ENV] = wire.address()  # where this run's broker listens
-
-
-# PYTHONPATH: the Snakefile puts the workflow's package first for every job.
-envvars:
-    "PYTHONPATH",
-    "VNETBENCH_PYTHON",
-    "VNETBENCH_CELL_CLIENT",
-    "VNETBENCH_CONFIG_SNAPSHOT",
-    "VNETBENCH_PREFLIGHT",
-    "VNETBENCH_BROKER",
-
+PREFLIGHT = blocks.PREFLIGHT
+# How a block job runs (vnetbench.blocks.SHELL): set in the environment at the run's start.
+BLOCK_CLIENT = str(WORKFLOW_DIR / "workflow" / "scripts" / "block_client.py")
+CONFIG_SNAPSHOT = records.config_snapshot_path(config)
 
 # The vm platform's guest image (rules/guest.smk), kept out of results/.
 GUEST_IMAGE = {role: str(path) for role, path in vars(guests.cached_image()).items()}
+# The platforms measured in blocks (one job per block), and those whose cells are jobs of their own.
+BLOCK_MEMBERS = EXPERIMENT.block_members
+SOLO = [name for name in EXPERIMENT.platforms if name not in BLOCK_MEMBERS]
 
 
 # Names are validated ([a-z][a-z0-9_]*), so they are safe as regex alternatives; exact
@@ -103,13 +71,16 @@ def cell_files(figure=None):
     return [cell.path for cell in EXPERIMENT.cells(figure, added_blocks())]
 
 
-SHUFFLED = config["run_order"] == "shuffled"
 # The precision targets that flag a ratio or a value `imprecise`; None without a target.
 RATIO_TARGET = EXPERIMENT.precision.target if EXPERIMENT.precision else None
 VALUE_TARGET = EXPERIMENT.precision.value_target if EXPERIMENT.precision else None
 
 
-PRIORITY = order.Priorities(EXPERIMENT, SHUFFLED, config["run_order_seed"])
+PRIORITY = order.Priorities(EXPERIMENT)
+
+
+def block_priority(wildcards):
+    return PRIORITY(None, wildcards.test, int(wildcards.size_bytes), int(wildcards.rep))
 
 
 def cell_priority(wildcards):
@@ -158,12 +129,20 @@ def guest_image_for(wildcards):
     return GUEST_IMAGE
 
 
-def cell_measurement(wildcards):
-    """What a cell measures: its only tracked parameter, so changing anything
-    else (labels, titles, retries, keys) never reruns a measurement."""
-    return EXPERIMENT.measurement(
-        wildcards.platform, wildcards.test, int(wildcards.size_bytes)
-    ).as_params()
+def block_measurements(wildcards):
+    """What a block's cells measure: the block job's only tracked parameter, so changing
+    anything else (labels, titles, retries, keys, the order) never reruns a measurement.
+    """
+    return blocks.measurements_param(
+        EXPERIMENT, BLOCK_MEMBERS, wildcards.test, int(wildcards.size_bytes)
+    )
+
+
+def cell_measurements(wildcards):
+    """What a cell of its own measures (see block_measurements)."""
+    return blocks.measurements_param(
+        EXPERIMENT, [wildcards.platform], wildcards.test, int(wildcards.size_bytes)
+    )
 
 
 def end_run():
@@ -189,10 +168,29 @@ def end_on_sigterm(signum, frame):
 
 onstart:
     signal.signal(signal.SIGTERM, end_on_sigterm)
-    if any(job.rule.name == "cell" for job in workflow.dag.needrun_jobs()):
+    blocks.export_environment(PACKAGE_DIR, BLOCK_CLIENT, CONFIG_SNAPSHOT)
+    # Jobs that measure, or a precision round that may add some once it has run.
+    measuring = [
+        job
+        for job in workflow.dag.needrun_jobs()
+        if job.rule.name in ("block", "cell", "precision")
+    ]
+    if measuring:
         try:
-            lifecycle.start(EXPERIMENT, PREFLIGHT, warmup=config["warmup"])
-            RUN["broker"] = broker.Server(broker.Broker(EXPERIMENT, config)).start()
+            if EXPERIMENT.testbed:
+                require_root()
+            blocks.check_upgraded(
+                [
+                    str(path)
+                    for job in measuring
+                    if job.rule.name != "precision"
+                    for path in job.output
+                ]
+            )
+            records.write_config_snapshot(config, CONFIG_SNAPSHOT)
+            lifecycle.start(EXPERIMENT, PREFLIGHT, warmup=EXPERIMENT.order.warmup)
+            service = broker.Broker(EXPERIMENT, preflight=PREFLIGHT)
+            RUN["broker"] = broker.Server(service).start()
         except VnetbenchError as failure:
             end_run()
             print(f"vnetbench: {failure}", file=sys.stderr)
@@ -203,7 +201,7 @@ onstart:
 onsuccess:
     end_run()
     print(run_summary(EXPERIMENT, RUN_STARTED, sys.argv), file=sys.stderr)
-    if failed_placeholders():
+    if records.failed_cells():
         sys.exit(1)  # drawn from what was measured, but cells failed: say so
 
 

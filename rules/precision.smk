@@ -24,5 +24,7 @@ checkpoint precision:
         targets=lambda wildcards: asdict(targets_of(EXPERIMENT)),
         baseline=config["baseline"],
         metric_of={f.test: f.metric for f in reversed(EXPERIMENT.figures.values())},
+        # Not what a cell measures: a change of it plans anew, and reruns no cell.
+        together=BLOCK_MEMBERS,
     script:
         "../workflow/scripts/plan_round.py"

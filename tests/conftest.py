@@ -18,7 +18,7 @@ import yaml
 from vnetbench import netserver, testbed
 from vnetbench.hosts import open_session
 from vnetbench.model import Host
-from vnetbench.records import failed_placeholders
+from vnetbench.records import failed_cells
 from vnetbench.sshd import SSHServer, generate_key, wait_listening
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ def pids_of(binary: str, port: int) -> list[int]:
 
 def cell_jobs(done) -> int:
     """How many cell jobs a finished Snakemake run executed."""
-    return (done.stdout + done.stderr).count("rule cell:")
+    return (done.stdout + done.stderr).count("rule cell:") + (done.stdout + done.stderr).count("rule block:")
 
 
 def free_port() -> int:
@@ -149,6 +149,13 @@ class Workflow:
             raise AssertionError(f"snakemake {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
         return done
 
+    def prepare(self, *args: str) -> subprocess.CompletedProcess:
+        """`python -m vnetbench prepare`, as `make figures` runs it before Snakemake."""
+        return subprocess.run(
+            [sys.executable, "-m", "vnetbench", "prepare", *args],
+            cwd=self.directory, capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+
     def start(self, *args: str) -> subprocess.Popen:
         """Snakemake in the background, to be signalled: its own session, output in one pipe."""
         return subprocess.Popen(
@@ -176,12 +183,12 @@ class Workflow:
         return counts
 
     def records(self) -> list[Path]:
-        """The cells' records (measurements), not the placeholders of failed cells."""
+        """The cells' records of measurements, not those of failed cells."""
         return sorted(set((self.directory / "results" / "raw").rglob("*.json")) - set(self.failed()))
 
     def failed(self) -> list[Path]:
-        """The failure placeholders that failed cells left."""
-        return sorted(map(Path, failed_placeholders((str(self.directory / "results" / "raw"),))))
+        """The records that failed cells left."""
+        return sorted(map(Path, failed_cells((str(self.directory / "results" / "raw"),))))
 
 
 def tiny_config(netserver_port: int | None = None, **overrides) -> dict:

@@ -1,18 +1,17 @@
 """One cell, end to end, against a real netserver: locally and over a real sshd."""
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from vnetbench import cell, netserver
+from vnetbench import blocks, cell, netserver
 from vnetbench.config import load_experiment
 from vnetbench.hosts import open_session
 from vnetbench.model import Cell, Host, Platform, RunSettings, measurement_for
-from vnetbench.records import config_snapshot, write_json_atomic
+from vnetbench.records import config_snapshot_path, load, write_config_snapshot, write_json_atomic
 
 from .conftest import ROOT, free_port, tiny_config
 
@@ -134,26 +133,36 @@ def test_failed_cell_writes_nothing_and_carries_the_evidence(tmp_path):
     assert not output.exists() and list(tmp_path.iterdir()) == []
 
 
-CLIENT = ROOT / "workflow" / "scripts" / "cell_client.py"
+CLIENT = ROOT / "workflow" / "scripts" / "block_client.py"
 
 
-def test_a_cell_job_that_finds_no_broker_measures_in_a_process_of_its_own(netserver_port, tmp_path):
-    """As on a cluster node that cannot reach the submitting host: same code, own process."""
-    config = tiny_config(netserver_port)
+def test_a_block_job_that_finds_no_service_measures_in_a_process_of_its_own(netserver_port, tmp_path):
+    """As on a cluster node that cannot reach the submitting host: same code, own process, one
+    block of two platforms, their runs interleaved, each cell its own typed record and log."""
+    config = tiny_config(netserver_port, run_length=0.05, runs_per_cell=3)
+    config["platforms"]["other"] = config["platforms"]["native"] | {"label": "Other (loopback)"}
     experiment = load_experiment(config)
-    snapshot = config_snapshot(config, str(tmp_path / "snapshots"))
-    output, log = tmp_path / "results" / "raw" / "native" / "TCP_RR" / "64" / "1.json", tmp_path / "1.log"
-    output.parent.mkdir(parents=True)
-    measurement = experiment.measurement("native", "TCP_RR", 64).as_params()
-    argv = [sys.executable, "-I", "-S", str(CLIENT), str(output), str(log), repr(measurement)]
-    env = {
-        **os.environ,
-        "VNETBENCH_PREFLIGHT": "results/preflight.json",
-        "VNETBENCH_CONFIG_SNAPSHOT": snapshot,
-    }
-    env.pop("VNETBENCH_BROKER", None)
-    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
+    snapshot = config_snapshot_path(config, str(tmp_path / "snapshots"))
+    write_config_snapshot(config, snapshot)
+    outputs = [f"results/raw/{name}/TCP_RR/64/1.json" for name in ("native", "other")]
+    measurements = blocks.measurements_param(experiment, ["native", "other"], "TCP_RR", 64)
+    argv = [sys.executable, "-I", "-S", str(CLIENT), snapshot, measurements, *outputs, "--"]
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    record = json.loads(output.read_text())
-    assert record["transactions_per_s"] > 100 and record["size_bytes"] == 64 and record["rep"] == 1
-    assert "measured by a process of its own: no broker answered" in log.read_text()
+    records = [load(str(tmp_path / output)) for output in outputs]
+    for record, name in zip(records, ("native", "other"), strict=True):
+        assert record.measured and record.cell == Cell(name, "TCP_RR", 64, 1)
+        assert record.measurement == json.loads(measurements)[name]
+        assert record.fields["transactions_per_s"] > 100 and len(record.fields["runs"]) == 3
+        log = tmp_path / record.cell.log_path
+        assert "measured by a process of its own: no service answered" in log.read_text()
+    # One block: the runs alternate between the platforms (AB BA AB), never overlapping.
+    runs = sorted(
+        (run["started_at"], run["finished_at"], record.cell.platform)
+        for record in records
+        for run in record.fields["runs"]
+    )
+    assert [platform for *_, platform in runs][:2] in (["native", "other"], ["other", "native"])
+    assert all(a[1] <= b[0] for a, b in zip(runs, runs[1:], strict=False))
+    blocks_of = [record.fields["block"]["interleaved"]["platforms"] for record in records]
+    assert blocks_of[0] == blocks_of[1]

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from vnetbench.config import ConfigError, check_yaml_file, load_experiment
 from vnetbench.model import GuestSettings
-from vnetbench.records import config_snapshot
+from vnetbench.records import config_snapshot_path, write_config_snapshot
 
 from .conftest import ROOT, tiny_config
 
@@ -233,7 +233,9 @@ def test_long_runs_lengthen_only_their_sizes_and_cells_shared_take_the_longest(t
     assert experiment.measurement("native", "UDP_RR", 16).run_length == 0.05
     # Keys read as numbers and as text side by side still make a config snapshot.
     config["figures"]["tcp_small"]["long_runs"] = {64: 0.2, "1": 0.3}
-    snapshot = json.loads(Path(config_snapshot(config, str(tmp_path))).read_text())
+    path = config_snapshot_path(config, str(tmp_path))
+    write_config_snapshot(config, path)
+    snapshot = json.loads(Path(path).read_text())
     assert snapshot["figures"]["tcp_small"]["long_runs"] == {"64": 0.2, "1": 0.3}
     assert load_experiment(snapshot).measurement("native", "TCP_RR", 1).run_length == 0.3
 

@@ -104,11 +104,14 @@ def test_netserver_that_cannot_restart_fails_cleanly_then_rerun_finishes(workflo
     text = summary(done)
     assert f"{len(records)} done, {failed} failed, 0 not yet run" in text
     assert "failed: results/raw/native/" in text and "(log: results/logs/cells/native/" in text
-    assert "to measure what is missing, run again: " in text
+    assert "to measure the failed cells' blocks again: python -m vnetbench prepare" in text
     log = next((workflow.directory / "results/logs/cells").rglob("*.log")).parent
     assert any("could not start netserver" in p.read_text() for p in log.parent.rglob("*.log"))
+    # Without the explicit step, a run measures nothing again: a failed cell's record stands.
+    assert "block" not in workflow.planned()
 
     allowed.touch()
+    workflow.prepare()
     done = workflow.run()
     assert cell_jobs(done) == failed
     assert len(valid_records(workflow)) == 9

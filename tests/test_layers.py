@@ -11,7 +11,7 @@ BOTTOM = {"model", "errors", "atomic", "sizes", "stats", "wire", "machine"}
 ANALYSIS = {"aggregate", "comparison", "metrics", "plots", "precision", "provenance", "stats", "summary"}
 ANALYSIS |= {"change", "change_cli"}
 RUNNING = {"broker", "cell", "guests", "guest_image", "hosts", "lifecycle", "netperf", "netserver"}
-RUNNING |= {"preflight", "sshd", "testbed", "config", "sizing", "__main__", "netns", "datapaths"}
+RUNNING |= {"preflight", "sshd", "testbed", "config", "sizing", "__main__", "netns", "datapaths", "blocks"}
 
 
 def imports_of(module: str) -> set[str]:
@@ -43,6 +43,8 @@ def test_every_module_is_in_a_layer():
 def test_the_model_at_the_bottom_imports_none_of_the_package():
     for module in BOTTOM:
         assert imports_of(module) <= {"errors"}, module
+    # Not even a type of the lab's, under TYPE_CHECKING.
+    assert "TYPE_CHECKING" not in (PACKAGE / "model.py").read_text()
 
 
 def test_the_analysis_never_imports_hosts_the_lab_or_netperf():

@@ -1,6 +1,7 @@
 """Repetitions until precise, and platforms compared back to back: pure functions, hand-checked."""
 
 import math
+from dataclasses import replace
 
 import pytest
 from vnetbench import order
@@ -97,17 +98,17 @@ def test_the_baseline_goes_along_even_past_its_maximum():
 
 def test_blocks_run_back_to_back_in_a_seeded_shuffled_order():
     config = tiny_config(
-        platforms={**tiny_config()["platforms"], "other": tiny_config()["platforms"]["native"]}
+        platforms={**tiny_config()["platforms"], "other": tiny_config()["platforms"]["native"]},
+        run_order_seed=7,
     )
     experiment = load_experiment(config)
-    first = order.platform_order(experiment, "TCP_RR", 1, 1, True, 7)
+    first = order.platform_order(experiment, "TCP_RR", 1, 1)
     assert sorted(first) == ["native", "other"]
-    assert order.platform_order(experiment, "TCP_RR", 1, 1, True, 7) == first  # seeded: reproducible
-    assert order.platform_order(experiment, "TCP_RR", 1, 1, False, 7) == ["native", "other"]
+    assert order.platform_order(experiment, "TCP_RR", 1, 1) == first  # seeded: reproducible
+    in_config_order = replace(experiment, order=replace(experiment.order, shuffled=False))
+    assert order.platform_order(in_config_order, "TCP_RR", 1, 1) == ["native", "other"]
     blocks = order.blocks(experiment)
-
-    def rank(platform, test, size, rep):
-        return order.priority(experiment, platform, test, size, rep, True, 7)
+    rank = order.Priorities(experiment)
 
     ranked = sorted(
         ((p, t, s, r) for t, s in blocks for p in ("native", "other") for r in (1, 2)),
@@ -118,6 +119,8 @@ def test_blocks_run_back_to_back_in_a_seeded_shuffled_order():
     for a, b in zip(ranked[::2], ranked[1::2], strict=True):
         assert (a[1], a[2], a[3]) == (b[1], b[2], b[3]) and a[0] != b[0]
     assert rank("native", "TCP_RR", 1, 1) < order.FIRST
+    # A block job's priority is its first platform's.
+    assert rank(None, "TCP_RR", 1, 1) == rank(first[0], "TCP_RR", 1, 1)
 
 
 def test_cells_measured_again_in_a_later_run_are_no_pairs_and_get_blocks_of_their_own():
@@ -141,3 +144,14 @@ def test_cells_measured_again_in_a_later_run_are_no_pairs_and_get_blocks_of_thei
             f"2026-11-29T12:00:{record['rep'] * 2 + (record['platform'] == 'xen'):02d}.000Z"
         )
     assert len(block_pairs({r["rep"]: r for r in found[4:]}, {r["rep"]: r for r in found[:4]})) == 4
+
+
+def test_a_round_adds_whole_blocks_of_the_platforms_measured_in_blocks():
+    """A block is one job: where xen needs more repetitions, its added blocks hold openvz too
+    (measured in blocks), and native (the baseline); a platform of its own (vm) only where it
+    needs more."""
+    found = records({"native": [100, 101, 99, 100], "openvz": [90, 90, 90, 90], "xen": [50, 90, 70, 110]})
+    result = plan(found, {"TCP_RR": "throughput_mbit_s"}, "native", TARGETS, ["native", "openvz", "xen"])
+    assert result["add"] and all(sorted(b["platforms"]) == ["native", "openvz", "xen"] for b in result["add"])
+    alone = plan(found, {"TCP_RR": "throughput_mbit_s"}, "native", TARGETS)
+    assert all(sorted(b["platforms"]) == ["native", "xen"] for b in alone["add"])

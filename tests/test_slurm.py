@@ -55,7 +55,8 @@ def test_cells_go_through_slurm_one_at_a_time(cluster, workflow):
     config["figures"] = {"tcp": {"test": "TCP_RR", "sizes": [1, 64], "title": "TCP"}}
     workflow.write_config(config)
 
-    # One submission per cell; the run's hooks and local rules stay on this host.
+    # One submission per block (one platform: a cell); the run's hooks and local rules stay on
+    # this host.
     before = set(cluster.jobs_completed())
     done = workflow.run("--profile", "profiles/slurm", *FAST_POLLING, timeout=300)
     assert "4 cells: 4 done, 0 failed" in done.stderr
@@ -69,7 +70,7 @@ def test_cells_go_through_slurm_one_at_a_time(cluster, workflow):
     for path in workflow.records():
         path.unlink()
     before = set(cluster.jobs_completed())
-    grouped = ["--groups", "cell=cells", "--group-components", "cells=2"]
+    grouped = ["--groups", "block=cells", "--group-components", "cells=2"]
     done = workflow.run("--profile", "profiles/slurm", *grouped, *FAST_POLLING, timeout=300)
     assert len(set(cluster.jobs_completed()) - before) == 2, done.stdout + done.stderr
     assert len(workflow.records()) == 4
@@ -78,7 +79,7 @@ def test_cells_go_through_slurm_one_at_a_time(cluster, workflow):
     # The same results, in form, as a local run.
     workflow.records()[0].unlink()
     done = workflow.run()
-    assert "rule cell:" in done.stdout + done.stderr
+    assert "rule block:" in done.stdout + done.stderr
     local_record = json.loads(workflow.records()[0].read_text())
     assert set(local_record) == set(slurm_record)
     assert (workflow.directory / "results/figures/tcp.csv").read_text().splitlines()[0] == slurm_table

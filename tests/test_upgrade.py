@@ -1,51 +1,112 @@
 """Upgrading vnetbench never measures a cell again: the records of an earlier version, with a
-config from before, stay as they are. The earlier version is taken from this repository's own
-history (a clone has it), and both run with the real Snakemake on loopback."""
+config from before, stay as they were measured. The earlier version is taken from this
+repository's own history (a clone has it), and both run with the real Snakemake on loopback;
+between them, `python -m vnetbench prepare`, as `make figures` runs it."""
 
 import json
 import os
 import shutil
 import subprocess
+import sys
 
-from .conftest import ROOT, Workflow, tiny_config
+from vnetbench.records import load
+
+from .conftest import ROOT, Workflow, free_port, tiny_config
 
 # The last version before the model, the lean cell path, precision rounds and the latency and
 # CPU metrics: its records must survive them all.
-EARLIER = "618ef06"
+BEFORE_THE_MODEL = "618ef06"
+# The last version with a job per cell (its blocks' runs interleaved by a broker that parked a
+# block's other records in results/pending/), records without a schema version.
+JOB_PER_CELL = "7d0ec31"
 WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "profiles", "report", "environment.yml")
 
 
-def test_an_upgrade_reruns_no_cell_of_an_earlier_version(tmp_path):
-    earlier = tmp_path / "flow"
-    earlier.mkdir()
+def run_earlier(version: str, directory, config: dict) -> Workflow:
+    directory.mkdir()
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", EARLIER, *WORKFLOW_FILES, "config"],
+        ["git", "-C", str(ROOT), "archive", version, *WORKFLOW_FILES, "config"],
         capture_output=True, check=True,
     )  # fmt: skip
-    subprocess.run(["tar", "-x", "-C", str(earlier)], input=archive.stdout, check=True)
+    subprocess.run(["tar", "-x", "-C", str(directory)], input=archive.stdout, check=True)
     flow = Workflow.__new__(Workflow)
-    flow.directory = earlier
-    config = tiny_config()
+    flow.directory = directory
     flow.write_config(config)
     # Its own package, not this checkout's that the virtualenv has installed.
-    env = {**os.environ, "PYTHONPATH": str(earlier / "workflow" / "scripts")}
-    subprocess.run([flow.snakemake, "--cores", "1"], cwd=earlier, env=env, capture_output=True, check=True)
-    before = {path: path.read_bytes() for path in flow.records()}
-    assert len(before) == 6
+    env = {**os.environ, "PYTHONPATH": str(directory / "workflow" / "scripts")}
+    subprocess.run([flow.snakemake, "--cores", "1"], cwd=directory, env=env, capture_output=True, check=True)
+    return flow
 
-    # This version's workflow over the same working directory, results and .snakemake.
+
+def upgrade(flow: Workflow) -> None:
+    """This version's workflow over the same working directory, results and .snakemake; then
+    the step `make figures` runs first."""
     for name in WORKFLOW_FILES:
-        old, new = earlier / name, ROOT / name
+        old, new = flow.directory / name, ROOT / name
         if new.is_dir():
             shutil.rmtree(old)
             shutil.copytree(new, old)
         else:
             shutil.copy2(new, old)
+    subprocess.run(
+        [sys.executable, "-m", "vnetbench", "prepare"], cwd=flow.directory, check=True, capture_output=True
+    )
+
+
+def assert_nothing_measured_again(flow: Workflow, before: dict) -> None:
     planned = flow.planned()
-    assert "cell" not in planned, planned
+    assert "cell" not in planned and "block" not in planned, planned
     done = flow.run()
-    assert "rule cell:" not in done.stdout + done.stderr
-    assert {path: path.read_bytes() for path in flow.records()} == before
-    table = (earlier / "results" / "figures" / "tcp_small.csv").read_text()
+    assert "rule cell:" not in done.stdout + done.stderr and "rule block:" not in done.stdout + done.stderr
+    after = {path: load(str(path)) for path in flow.records()}
+    assert set(after) == set(before)
+    for path, record in after.items():
+        old = json.loads(before[path])
+        # The same measurement, now with its schema version and what it measured.
+        assert record.schema_version == 2 and record.measurement is not None
+        assert record.as_dict() | {"schema_version": None, "status": None, "measurement": None} == old | {
+            "schema_version": None, "status": None, "measurement": None
+        }  # fmt: skip
+    assert not (flow.directory / "results" / "replaced").exists()
+    # A second upgrade changes nothing.
+    upgrade(flow)
+    assert "block" not in flow.planned()
+
+
+def test_an_upgrade_reruns_no_cell_of_an_earlier_version(tmp_path):
+    flow = run_earlier(BEFORE_THE_MODEL, tmp_path / "flow", tiny_config())
+    before = {path: path.read_bytes() for path in flow.records()}
+    assert len(before) == 6
+    upgrade(flow)
+    assert_nothing_measured_again(flow, before)
+    table = (flow.directory / "results" / "figures" / "tcp_small.csv").read_text()
     assert "precision" in table.splitlines()[0]  # the figures were remade by this version
     assert json.loads(before[flow.records()[0]])["raw_output"]
+
+
+def test_an_upgrade_from_a_job_per_cell_keeps_every_interleaved_cell(tmp_path):
+    """Two platforms whose runs the earlier version interleaved, in sized runs: every record is
+    kept, and becomes its block's; a config that changed one platform's measurement sends its
+    records to results/replaced/ (nothing deleted), and only their blocks run."""
+    config = tiny_config(run_length=0.05, runs_per_cell=2)
+    port = config["platforms"]["native"]["server"]["netserver_port"]
+    config["platforms"]["other"] = config["platforms"]["native"] | {"label": "Other (loopback)"}
+    flow = run_earlier(JOB_PER_CELL, tmp_path / "flow", config)
+    before = {path: path.read_bytes() for path in flow.records()}
+    assert len(before) == 12 and not (flow.directory / "results" / "pending").exists()
+    upgrade(flow)
+    assert_nothing_measured_again(flow, before)
+
+    # The user points `other` at another netserver port: its records measure what the config
+    # no longer asks.
+    config["platforms"]["other"] = config["platforms"]["other"] | {
+        "server": {"host": "local", "address": "127.0.0.1", "netserver_port": free_port()}
+    }
+    assert port != config["platforms"]["other"]["server"]["netserver_port"]
+    flow.write_config(config)
+    assert flow.planned()["block"] == 6
+    flow.run()
+    replaced = sorted((flow.directory / "results" / "replaced").rglob("*.json"))
+    assert len(replaced) == 12  # both platforms' records: each block measured anew, whole
+    assert {load(str(path)).cell.platform for path in replaced} == {"native", "other"}
+    assert all(load(str(path)).schema_version == 2 for path in flow.records())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from vnetbench.config import load_experiment
+from vnetbench.records import load
 
 from .conftest import Workflow, cell_jobs, free_port, pids_of, tiny_config
 
@@ -19,9 +19,9 @@ def test_tiny_grid_end_to_end(workflow):
     workflow.run()
     results = workflow.directory / "results"
     assert len(workflow.records()) == 6
-    # The lean path: every cell was measured by the run's broker, over a kept connection.
+    # The lean path: every cell was measured by the run's service, over a kept connection.
     for log in (workflow.directory / "results" / "logs" / "cells").rglob("*.log"):
-        assert "measured by the run's broker" in log.read_text()
+        assert "measured by the run's service" in log.read_text()
     for figure in ("tcp_small", "udp_small"):
         assert (results / "figures" / f"{figure}.pdf").read_bytes().startswith(b"%PDF")
     table = pd.read_csv(results / "figures" / "tcp_small.csv")
@@ -61,7 +61,7 @@ def test_only_missing_or_changed_cells_rerun(workflow):
 
     records[0].unlink()
     records[3].unlink()
-    assert workflow.planned().get("cell") == 2
+    assert workflow.planned().get("block") == 2
 
     done = workflow.run()
     assert cell_jobs(done) == 2
@@ -74,20 +74,20 @@ def test_only_missing_or_changed_cells_rerun(workflow):
     config["retries"] = 5
     workflow.write_config(config)
     planned = workflow.planned()
-    assert "cell" not in planned and planned.get("plot") == 2
+    assert "block" not in planned and planned.get("plot") == 2
 
     # Editing a script never reruns a cell either (no "code" rerun trigger).
-    script = workflow.directory / "workflow" / "scripts" / "cell_client.py"
+    script = workflow.directory / "workflow" / "scripts" / "block_client.py"
     script.write_text(script.read_text() + "\n# edited\n")
-    assert "cell" not in workflow.planned()
+    assert "block" not in workflow.planned()
 
     # Changing what is measured reruns exactly the cells concerned.
     config["figures"]["udp_small"]["sizes"] = [16, 32]
     workflow.write_config(config)
-    assert workflow.planned().get("cell") == 2
+    assert workflow.planned().get("block") == 2
     config["duration"] = 2
     workflow.write_config(config)
-    assert workflow.planned().get("cell") == 8
+    assert workflow.planned().get("block") == 8
 
 
 FLAKY_NETPERF = """#!/bin/sh
@@ -115,21 +115,41 @@ def test_failing_cell_does_not_stop_the_others_and_reruns_alone(workflow, tmp_pa
     assert len(workflow.records()) == 4  # every cell but the two 64-byte repetitions
     log = workflow.directory / "results/logs/cells/native/TCP_RR/64/1.log"
     assert "garbage #@!" in log.read_text()  # the output is in the log
-    # Their placeholders hold no measurement; the figures were drawn from the others.
+    # Their records say they failed, with no measurement; the figures were drawn from the others.
     assert [p.parent.name for p in workflow.failed()] == ["64", "64"]
+    assert {load(str(p)).status for p in workflow.failed()} == {"failed"}
     assert "vnetbench: 6 cells: 4 done, 2 failed, 0 not yet run" in done.stderr
     table = pd.read_csv(workflow.directory / "results/figures/tcp_small.csv")
     lost = table[table["size_bytes"] == 64]
     assert set(lost["n"]) == {0} and set(lost["missing"]) == {2} and set(lost["flags"]) == {"missing:1,2"}
     assert set(table[table["size_bytes"] == 1]["n"]) == {2}
 
+    # Parsing the workflow changes nothing: a dry run, --list and --lint leave every file as
+    # it was (the failed cells' records included), and retrying is the explicit step.
+    before = files_of(workflow.directory)
+    for args in (["-n", "figures"], ["--list"], ["--lint"], ["-n", "--forceall"]):
+        workflow.run(*args, check=args[0] != "--lint")
+    assert files_of(workflow.directory) == before
+
     marker.unlink()
+    prepared = workflow.prepare()
+    assert "2 cells failed in an earlier run; their blocks run again" in prepared.stderr
+    assert len(list((workflow.directory / "results" / "replaced").rglob("*.json"))) == 2
     done = workflow.run()
-    assert "2 cells failed in an earlier run; measuring them again" in done.stderr
     assert cell_jobs(done) == 2
     assert len(workflow.records()) == 6 and not workflow.failed()
     table = pd.read_csv(workflow.directory / "results/figures/tcp_small.csv")
     assert set(table["n"]) == {2} and set(table["missing"]) == {0}
+
+
+def files_of(directory) -> dict:
+    """Every file under `directory` and its content, but Snakemake's own logs and cache."""
+    return {
+        path: path.read_bytes()
+        for path in directory.rglob("*")
+        # Snakemake's own logs and file cache, not the workflow's doing.
+        if path.is_file() and not any(part in str(path) for part in (".snakemake/log", ".snakemake/iocache"))
+    }
 
 
 def test_cells_never_overlap_run_rep_major_and_warm_up(workflow):
@@ -201,20 +221,12 @@ def test_precision_rounds_add_repetitions_where_needed_in_blocks_and_cache(workf
     for a, b in zip(records[::2], records[1::2], strict=True):
         assert (a["size_bytes"], a["rep"]) == (b["size_bytes"], b["rep"]) and a["platform"] != b["platform"]
         assert a["block"]["platform_order"] == [a["platform"], b["platform"]]
-        # Measured together, their runs interleaved (AB BA AB); the second cell's job found its
-        # record waiting.
-        interleaved = {
-            "platforms": [a["platform"], b["platform"]],
-            "asked_by": f"results/raw/{a['platform']}/TCP_RR/{a['size_bytes']}/{a['rep']}.json",
-        }
+        # Measured together in one job, their runs interleaved (AB BA AB), by one request.
+        interleaved = {"platforms": [a["platform"], b["platform"]]}
         assert a["block"]["interleaved"] == b["block"]["interleaved"] == interleaved
+        assert a["job"] == b["job"]
         runs = sorted((run["started_at"], name) for name, r in (("a", a), ("b", b)) for run in r["runs"])
         assert [name for _, name in runs] == ["a", "b", "b", "a", "a", "b"]
-        log = (
-            workflow.directory / f"results/logs/cells/{b['platform']}/TCP_RR/{b['size_bytes']}/{b['rep']}.log"
-        )
-        assert f"measured with its block, asked by {interleaved['asked_by']}" in log.read_text()
-    assert not list((workflow.directory / "results" / "pending").rglob("*.json"))  # each went to its cell
     assert [r["rep"] for r in records] == sorted(r["rep"] for r in records)
     table = pd.read_csv(workflow.directory / "results" / "figures" / "tcp.csv")
     assert set(table["n"]) == {4} and table["flags"].str.contains("imprecise").all()
@@ -224,50 +236,45 @@ def test_precision_rounds_add_repetitions_where_needed_in_blocks_and_cache(workf
     assert workflow.planned() == {}  # everything there: nothing runs
     (workflow.directory / "results/raw/other/TCP_RR/64/3.json").unlink()
     planned = workflow.planned()
-    assert planned.get("cell") == 1 and planned.get("precision") == 1  # round 2's plan is redone
+    assert planned.get("block") == 1 and planned.get("precision") == 1  # round 2's plan is redone
     assert cell_jobs(workflow.run()) == 1
     # A higher maximum adds only the repetitions it allows, in a third round.
     precision["max_repetitions"] = 5
     workflow.write_config(config)
     done = workflow.run()
-    assert cell_jobs(done) == 4 and "round 3 adds 4 cells in 2 blocks" in done.stderr
+    assert cell_jobs(done) == 2 and "round 3 adds 4 cells in 2 blocks" in done.stderr
     assert "precision round 3 (20 cells)" in done.stderr
     assert len(workflow.records()) == 20
     # Titles and labels rerun no cell.
     config["figures"]["tcp"]["title"] = "Another title"
     workflow.write_config(config)
-    assert "cell" not in workflow.planned()
+    assert "block" not in workflow.planned()
 
 
-def test_a_block_measured_before_a_stop_waits_for_the_next_run(workflow):
+def test_a_block_keeps_what_it_measured_and_replaces_nothing_silently(workflow):
     config = two_loopback_platforms(repetitions=1, run_length=0.05, runs_per_cell=2)
     config["figures"] = {"tcp": {"test": "TCP_RR", "sizes": [1], "title": "TCP"}}
     workflow.write_config(config)
     workflow.run()
-    asked, mate = sorted(
-        (json.loads(p.read_text()) for p in workflow.records()), key=lambda r: r["started_at"]
+    native, other = (
+        workflow.directory / f"results/raw/{name}/TCP_RR/1/1.json" for name in ("native", "other")
     )
-    # As if the run had stopped right after the block: the mate's record only waits.
-    record = workflow.directory / f"results/raw/{mate['platform']}/TCP_RR/1/1.json"
-    pending = workflow.directory / f"results/pending/{mate['platform']}/TCP_RR/1/1.json"
-    measurement = load_experiment(config).measurement(mate["platform"], "TCP_RR", 1).as_params()
-    del mate["job"]
-    pending.parent.mkdir(parents=True)
-    pending.write_text(json.dumps({"measurement": measurement, "log": ["from the block"], "record": mate}))
-    record.unlink()
-    done = workflow.run()
-    assert cell_jobs(done) == 1
-    kept = json.loads(record.read_text())
-    assert {k: v for k, v in kept.items() if k != "job"} == mate  # the same measurement, not a new one
-    log = (workflow.directory / f"results/logs/cells/{mate['platform']}/TCP_RR/1/1.log").read_text()
-    assert "measured with its block, asked by" in log and "from the block" in log
-    assert not (workflow.directory / "results" / "pending").exists()  # gone once written, folders too
-    # A waiting record of what the config no longer asks (another run count) is dropped.
-    pending.parent.mkdir(parents=True)
-    pending.write_text(json.dumps({"measurement": {**measurement, "runs": 3}, "log": [], "record": mate}))
-    record.unlink()
+    kept = native.read_bytes()
+    # A record lost (deleted by hand): its block's job measures it, and keeps its mate's record,
+    # which measures what the block asks, as it is.
+    other.unlink()
     assert cell_jobs(workflow.run()) == 1
-    assert json.loads(record.read_text())["started_at"] != mate["started_at"] and not pending.exists()
+    assert native.read_bytes() == kept and load(str(other)).measured
+    log = (workflow.directory / "results/logs/cells/native/TCP_RR/1/1.log").read_text()
+    assert "kept: its record measures what the block asks" in log
+    # What one platform measures changes (another run count): the whole block is measured anew,
+    # as its ratio needs, and the records it replaces are kept in results/replaced/.
+    config["runs_per_cell"] = 3
+    workflow.write_config(config)
+    assert cell_jobs(workflow.run()) == 1
+    assert len(load(str(native)).fields["runs"]) == 3 and len(load(str(other)).fields["runs"]) == 3
+    replaced = list((workflow.directory / "results" / "replaced").rglob("*.json"))
+    assert sorted(path.read_bytes() == kept for path in replaced) == [False, True]
 
 
 def test_two_runs_on_one_machine_take_turns(tmp_path):

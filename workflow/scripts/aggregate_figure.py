@@ -1,10 +1,10 @@
 """Snakemake adapter: the cells of one figure -> its tidy CSV. See vnetbench.aggregate."""
 
 from vnetbench.aggregate import Thresholds, figure_table
-from vnetbench.records import read_json, split_failed
+from vnetbench.records import load_cells
 
 snakemake = globals()["snakemake"]
-records, failed = split_failed([read_json(path) for path in snakemake.input])
+records, failed = load_cells(snakemake.input)
 thresholds = Thresholds(**snakemake.params.thresholds)
 table = figure_table(
     snakemake.wildcards.figure, snakemake.params.test, snakemake.params.labels, records, thresholds, failed

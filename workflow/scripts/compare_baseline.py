@@ -4,12 +4,12 @@ import pandas as pd
 from vnetbench.comparison import ratios
 from vnetbench.metrics import RATES, present
 from vnetbench.plots import plot_ratios
-from vnetbench.records import read_json, split_failed
+from vnetbench.records import load_cells
 
 snakemake = globals()["snakemake"]
 params, baseline = snakemake.params, snakemake.wildcards.baseline
 figure = snakemake.wildcards.figure
-records, failed = split_failed([read_json(path) for path in snakemake.input])
+records, failed = load_cells(snakemake.input)
 # The figure's metric first, then the extra metrics its cells measured (latency, CPU).
 metrics = [params.metric] + [m for m in present(params.test, records) if m not in RATES]
 table = pd.concat(

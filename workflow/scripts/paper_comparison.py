@@ -2,12 +2,12 @@
 
 import pandas as pd
 from vnetbench.comparison import RATIO_COLUMNS, cv_table, judge_claims, paper_markdown, ratios
-from vnetbench.records import read_json, split_failed
+from vnetbench.records import load_cells
 
 snakemake = globals()["snakemake"]
 params = snakemake.params
 tables = {path.split("/")[-1].removesuffix(".csv"): pd.read_csv(path) for path in snakemake.input.tables}
-records, failed = split_failed([read_json(path) for path in snakemake.input.cells])
+records, failed = load_cells(snakemake.input.cells)
 # The claims are judged on the same ratios as the _vs_ tables (the same estimates).
 ratio_rows = []
 for figure, (test, metric) in params.figures.items():

@@ -3,19 +3,19 @@
 import sys
 
 from vnetbench.precision import Targets, plan, progress_line
-from vnetbench.records import read_json, split_failed, write_json_atomic
+from vnetbench.records import load_cells, write_json_atomic
 
 snakemake = globals()["snakemake"]
 params = snakemake.params
 # Planned from what was measured: a cell that failed adds nothing and asks for nothing.
-records, failed = split_failed([read_json(path) for path in snakemake.input])
+records, failed = load_cells(snakemake.input)
 targets = Targets(**params.targets)
 round_ = int(snakemake.wildcards.round)
 result = {
     "round": round_,
     "cells": len(records),
     "failed_cells": len(failed),
-    **plan(records, params.metric_of, params.baseline, targets),
+    **plan(records, params.metric_of, params.baseline, targets, params.together),
 }
 write_json_atomic(snakemake.output[0], result)
 line = progress_line(result, targets)

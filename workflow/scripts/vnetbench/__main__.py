@@ -1,8 +1,13 @@
-"""Command line: bring the embedded testbed up or down by hand, and show its inventory; and
-compare two runs.
+"""Command line: prepare a run; bring the embedded testbed up or down by hand, and show its
+inventory; and compare two runs.
 
+    python -m vnetbench prepare [--configfile config/config.yaml]
     python -m vnetbench testbed up|down|inventory|guests [--configfile config/config.yaml]
     python -m vnetbench compare A B [--out DIR] [--gate METRIC,...] [--min-effect 0.10] ...
+
+`prepare` (make figures runs it before Snakemake) moves the blocks of failed cells to
+results/replaced/, so that the run measures them again, and upgrades the records of an earlier
+version so that the run does not (vnetbench.blocks).
 
 `guests` brings the testbed up and boots the vm platform's QEMU guests, from the image the
 rule guest_image built (snakemake --cores 1 guest_image).
@@ -14,7 +19,7 @@ import argparse
 import json
 import sys
 
-from . import guests, testbed
+from . import blocks, guests, testbed
 from .config import ConfigError, check_yaml_file, load_experiment
 from .errors import VnetbenchError
 
@@ -25,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     bed = sub.add_parser("testbed", help="the embedded testbed")
     bed.add_argument("action", choices=["up", "down", "inventory", "guests"])
     bed.add_argument("--configfile", default="config/config.yaml")
+    prepare = sub.add_parser("prepare", help="before a run: retry failed cells' blocks, upgrade old results")
+    prepare.add_argument("--configfile", default="config/config.yaml")
     versus = sub.add_parser(
         "compare", help="B against A: what a change made faster or slower (exit 1 if slower)"
     )
@@ -57,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"vnetbench: bad config: {error}", file=sys.stderr)
         return 1
+    if args.what == "prepare":
+        blocks.upgrade(experiment, log=_stderr)
+        failed = blocks.retry(experiment, log=_stderr)
+        if failed:
+            _stderr(f"vnetbench: {len(failed)} cells failed in an earlier run; their blocks run again")
+        return 0
     if experiment.testbed is None:
         print(f"vnetbench: {args.configfile} does not use the embedded testbed", file=sys.stderr)
         return 1

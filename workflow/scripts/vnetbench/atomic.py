@@ -1,6 +1,6 @@
 """Writing a file so that a reader never sees half of it.
 
-Only `os`: every cell job imports it (see cell_client.py), and each import costs start-up.
+Only `os`: every block job imports it (see block_client.py), and each import costs start-up.
 """
 
 import os

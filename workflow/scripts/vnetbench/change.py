@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from .errors import VnetbenchError
 from .metrics import EXTRA, RATES, value
 from .precision import block_pairs, paired_ratio
-from .records import is_failed
+from .records import RecordError, load
 from .stats import t_cdf, t_quantile
 
 LEVEL = 0.95
@@ -57,12 +57,11 @@ def load_run(folder: str, name: str) -> Run:
                 continue
             path = os.path.join(directory, file)
             try:
-                with open(path) as stream:
-                    record = json.load(stream)
-                if not is_failed(record):
-                    _check(record)
-                    records.append(record)
-            except (OSError, ValueError, KeyError, TypeError) as error:
+                record = load(path)
+                if record.measured:
+                    _check(record.as_dict())
+                    records.append(record.as_dict())
+            except (OSError, RecordError, KeyError, TypeError) as error:
                 raise RunError(f"{name}: {path} is not a cell record: {error}") from None
     if not records:
         raise RunError(f"{name}: {folder} holds no cell record (raw/PLATFORM/TEST/SIZE/REP.json)")

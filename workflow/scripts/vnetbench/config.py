@@ -22,6 +22,7 @@ from .model import (
     Host,
     Platform,
     Precision,
+    RunOrder,
     RunSettings,
 )
 from .netperf import allowed_options_text, option_problem
@@ -332,4 +333,10 @@ def experiment_from_validated(config: dict, workdir: str = ".") -> Experiment:
         keep_cpus_awake=config["keep_cpus_awake"],
         run_length=config["run_length"],
         runs_per_cell=config["runs_per_cell"],
+        order=RunOrder(
+            shuffled=config["run_order"] == "shuffled",
+            seed=config["run_order_seed"],
+            interleave=config["interleave_runs"],
+            warmup=config["warmup"],
+        ),
     )

@@ -5,10 +5,6 @@ above it and speak it.
 """
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # the testbed is the lab's; only its type is named here
-    from .testbed import Testbed
 
 RR_TESTS = ("TCP_RR", "UDP_RR", "TCP_CRR")  # TCP_CRR: a connection per transaction
 STREAM_TESTS = ("TCP_STREAM", "UDP_STREAM")
@@ -104,6 +100,12 @@ class Cell:
     def log_path(self) -> str:
         return f"results/logs/cells/{self.platform}/{self.test}/{self.size_bytes}/{self.rep}.log"
 
+    @classmethod
+    def from_path(cls, path: str) -> "Cell":
+        """The cell whose record is at `path` (.../PLATFORM/TEST/SIZE/REP.json)."""
+        platform, test, size, rep = path.removesuffix(".json").split("/")[-4:]
+        return cls(platform, test, int(size), int(rep))
+
 
 @dataclass(frozen=True)
 class Measurement:
@@ -176,6 +178,18 @@ class RunSettings:
 
 
 @dataclass(frozen=True)
+class RunOrder:
+    """In what order cells run; never what they measure, so changing it reruns nothing."""
+
+    shuffled: bool = True  # blocks of a repetition, and platforms within a block, in random order
+    seed: int = 1
+    # A block's platforms measured in one job with their runs interleaved (ABC CBA ...); off,
+    # every cell is a job of its own.
+    interleave: bool = True
+    warmup: bool = False  # one unrecorded run per platform before the first cell
+
+
+@dataclass(frozen=True)
 class GuestSettings:
     """The QEMU guests of the embedded testbed's vm platform."""
 
@@ -189,7 +203,9 @@ class GuestSettings:
 
 @dataclass(frozen=True)
 class Experiment:
-    testbed: "Testbed | None"  # the embedded testbed, or None for external hosts
+    # The embedded testbed (the lab's own type, vnetbench.testbed.Testbed), or None for external
+    # hosts: this module names nothing of the lab.
+    testbed: object | None
     repetitions: int  # every configuration's, or with a precision target its first round's
     duration: int
     netperf_options: tuple[str, ...]
@@ -202,6 +218,20 @@ class Experiment:
     run_length: float | None = None  # seconds a sized run should last; None: timed runs (duration)
     runs_per_cell: int = 1  # sized runs only: netperf runs per cell, its value their mean
     keep_cpus_awake: bool = True  # while measuring on this machine (vnetbench.machine)
+    order: RunOrder = RunOrder()
+
+    def in_blocks(self, platform: str) -> bool:
+        """Whether `platform` is measured in blocks (one job per block, runs interleaved with the
+        block's other platforms): with interleaving on, every platform but a virtual machine (its
+        guests boot inside its own job) and one with a repetition cap of its own (a block's
+        platforms share its repetitions)."""
+        spec = self.platforms[platform]
+        return self.order.interleave and not spec.virtual_machine and spec.max_repetitions is None
+
+    @property
+    def block_members(self) -> list[str]:
+        """The platforms measured in blocks, in config order (see in_blocks)."""
+        return [name for name in self.platforms if self.in_blocks(name)]
 
     def cells(self, figure: str | None = None, added: tuple[dict, ...] | list[dict] = ()) -> list[Cell]:
         """Every cell of one figure, or of all figures (each cell once): the first round's
@@ -219,21 +249,17 @@ class Experiment:
             Cell(platform, block["test"], block["size_bytes"], block["rep"])
             for block in added
             if (block["test"], block["size_bytes"]) in wanted
-            for platform in block["platforms"]
+            for platform in self.whole_block(block["platforms"])
         ]
         return list(dict.fromkeys(cells))
 
-    def block_platforms(self, test: str, size_bytes: int, rep: int, added=()) -> list[str]:
-        """The platforms of one block (repetition `rep` of a test and size): the first round's,
-        or those the precision rounds `added` (see cells)."""
-        first = [p for p in self.platforms if rep <= min(self.repetitions, self.max_repetitions(p))]
-        more = [
-            platform
-            for block in added
-            if (block["test"], block["size_bytes"], block["rep"]) == (test, size_bytes, rep)
-            for platform in block["platforms"]
-        ]
-        return list(dict.fromkeys(first + more))
+    def whole_block(self, platforms: list[str]) -> list[str]:
+        """`platforms` with, if any of them is measured in blocks, every platform that is: a
+        block is one job, so a precision round adds it whole (a plan of an earlier version may
+        name part of one)."""
+        if any(self.in_blocks(name) for name in platforms):
+            platforms = [*platforms, *self.block_members]
+        return list(dict.fromkeys(name for name in platforms if name in self.platforms))
 
     def protocol(self) -> str:
         """How often each configuration is measured, in words."""
@@ -285,12 +311,6 @@ class Experiment:
             return None
         longer = [length for f in showing for size, length in f.long_runs if size == size_bytes]
         return max([self.run_length, *longer])
-
-
-def pending_path(cell: Cell) -> str:
-    """A cell's record measured with its block before its cell job asked for it
-    (vnetbench.broker, interleave_runs)."""
-    return f"results/pending/{cell.platform}/{cell.test}/{cell.size_bytes}/{cell.rep}.json"
 
 
 def calibration_path(platform: str, test: str, size_bytes: int) -> str:

@@ -124,12 +124,15 @@ def _seconds(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def plan(records: list[dict], metric_of: dict[str, str], baseline: str, targets: Targets) -> dict:
-    """Where the next round adds blocks. `metric_of`: test -> the metric its figures show.
+def plan(
+    records: list[dict], metric_of: dict[str, str], baseline: str, targets: Targets, together=()
+) -> dict:
+    """Where the next round adds blocks. `metric_of`: test -> the metric its figures show;
+    `together`: the platforms measured in blocks (Experiment.block_members), added whole.
 
-    Returns {"configurations": [...], "add": [{"test", "size_bytes", "reps": [r...],
-    "platforms": [...]}]}: each added block holds the platforms that need more repetitions,
-    with the baseline they are paired with.
+    Returns {"configurations": [...], "add": [{"test", "size_bytes", "rep", "platforms": [...]}]}:
+    each added block holds the platforms that need more repetitions, with the baseline they are
+    paired with, and with every block member if it holds one.
     """
     groups: dict[tuple[str, int], dict[str, dict[int, dict]]] = {}
     for record in records:
@@ -171,6 +174,8 @@ def plan(records: list[dict], metric_of: dict[str, str], baseline: str, targets:
             platforms = [p for p in by_platform if p in wanted and wanted[p] >= step]
             if baseline in by_platform and baseline not in platforms:
                 platforms.append(baseline)
+            if any(p in together for p in platforms):
+                platforms += [p for p in together if p in by_platform and p not in platforms]
             add.append({"test": test, "size_bytes": size, "rep": last + step, "platforms": platforms})
     return {"configurations": [_row(c) for c in configurations], "add": add}
 

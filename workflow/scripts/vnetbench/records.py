@@ -1,4 +1,5 @@
-"""Result files: written so that a reader never sees half of one, and read back.
+"""Result files: written so that a reader never sees half of one, and read back; a cell's
+record as a type, with its schema version, and the one loader of every stored shape.
 
 Standard library only.
 """
@@ -6,9 +7,12 @@ Standard library only.
 import hashlib
 import json
 import os
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
 from .atomic import write_atomic
+from .errors import VnetbenchError
+from .model import Cell
 
 
 def utc_now() -> str:
@@ -40,64 +44,134 @@ def read_optional_json(path: str) -> dict | None:
     return read_json(path) if os.path.exists(path) else None
 
 
-# A cell that could not be measured leaves this placeholder at its record's path, so that the
-# rest of the run (precision rounds, figures, report) goes on with the cells that exist. It
-# holds no measurement; the next run removes it (forget_failed) and measures the cell again.
-FAILED_PREFIX = b'{"failed": true'
-_PLACEHOLDER_MAX = 4096  # bytes: records, with netperf's raw output, are larger
+# A cell's record: what was measured, or why it could not be. A failed cell leaves one too
+# (status "failed", no measurement), so that the rest of the run (precision rounds, figures,
+# report) goes on with the cells that exist; `python -m vnetbench retry` makes its block run
+# again. Records of schema 1 (no schema_version; a failed one {"failed": true, ...}) are
+# upgraded as they are read.
+SCHEMA_VERSION = 2
+MEASURED, FAILED = "measured", "failed"
+_FAILED_MAX = 4096  # bytes: a failed cell's record is small; a measured one holds raw output
 
 
-def failure_placeholder(platform: str, test: str, size_bytes: int, rep: int, error: str, log: str) -> bytes:
+class RecordError(VnetbenchError):
+    """A result file that is no cell record this version can read."""
+
+
+@dataclass(frozen=True)
+class CellRecord:
+    """One cell's record, of any stored shape, as this version reads it."""
+
+    cell: Cell
+    status: str  # MEASURED or FAILED
+    # What the cell measured (Measurement.as_params()); None in a record of schema 1 that
+    # `python -m vnetbench upgrade` has not checked against its Snakemake parameters.
+    measurement: dict | None
+    fields: dict  # the rest: a measured cell's figures, runs and facts; a failed one's error and log
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def measured(self) -> bool:
+        return self.status == MEASURED
+
+    def as_dict(self) -> dict:
+        """The record as stored (the current schema): the form the analysis reads."""
+        head = {"schema_version": SCHEMA_VERSION, "status": self.status, **asdict(self.cell)}
+        if self.measurement is not None:
+            head["measurement"] = self.measurement
+        return head | self.fields
+
+    def to_bytes(self) -> bytes:
+        return record_bytes(self.as_dict())
+
+    def upgraded(self, measurement: dict | None) -> "CellRecord":
+        """This record in the current schema, with the measurement it was checked to measure."""
+        return replace(self, measurement=measurement, schema_version=SCHEMA_VERSION)
+
+
+def record_of(data: dict, where: str = "a record") -> CellRecord:
+    """A stored record, of schema 1 or 2, as a CellRecord."""
+    version = data.get("schema_version", 1)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise RecordError(f"{where}: schema_version {version!r}, newer than this version reads")
+    try:
+        cell = Cell(data["platform"], data["test"], int(data["size_bytes"]), int(data["rep"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise RecordError(f"{where}: no cell record ({error!r})") from None
+    if version == 1:
+        status = FAILED if data.get("failed") is True else MEASURED
+    else:
+        status = data.get("status")
+        if status not in (MEASURED, FAILED):
+            raise RecordError(f"{where}: status {status!r}, not {MEASURED!r} or {FAILED!r}")
+    skip = {"schema_version", "status", "failed", "platform", "test", "size_bytes", "rep", "measurement"}
+    fields = {key: value for key, value in data.items() if key not in skip}
+    return CellRecord(cell, status, data.get("measurement"), fields, version)
+
+
+def load(path: str) -> CellRecord:
+    try:
+        return record_of(read_json(path), path)
+    except json.JSONDecodeError as error:
+        raise RecordError(f"{path}: not JSON ({error})") from None
+
+
+def load_cells(paths) -> tuple[list[dict], list[dict]]:
+    """(measured records, failed ones) of the files at `paths`, each as the current schema's dict."""
+    records = [load(path) for path in paths]
+    return [r.as_dict() for r in records if r.measured], [r.as_dict() for r in records if not r.measured]
+
+
+def failed_record(cell: Cell, measurement: dict | None, error: str, log: str) -> CellRecord:
     first = (error.strip().splitlines() or ["unknown error"])[0][:300]
-    fields = {"platform": platform, "test": test, "size_bytes": size_bytes, "rep": rep, "error": first,
-              "log": log, "failed_at": utc_now()}  # fmt: skip
-    return FAILED_PREFIX + b", " + json.dumps(fields)[1:].encode() + b"\n"
-
-
-def is_failed(record: dict) -> bool:
-    return record.get("failed") is True
-
-
-def split_failed(records: list[dict]) -> tuple[list[dict], list[dict]]:
-    """(measured records, failure placeholders)."""
-    return [r for r in records if not is_failed(r)], [r for r in records if is_failed(r)]
+    return CellRecord(cell, FAILED, measurement, {"error": first, "log": log, "failed_at": utc_now()})
 
 
 RESULT_ROOTS = ("results/raw",)  # where cells write
+REPLACED = "results/replaced"  # records a new measurement replaced: kept, never deleted
 
 
-def failed_placeholders(roots: tuple[str, ...] = RESULT_ROOTS) -> list[str]:
-    """Paths of the failure placeholders under `roots` (a walk, reading only small files' heads)."""
+def replace_cell(cell: Cell, log=print) -> None:
+    """Move the cell's record and log to results/replaced/{time}/, where they stay."""
+    stamp = utc_now().replace(":", "")
+    for path in (cell.path, cell.log_path):
+        if os.path.exists(path):
+            kept = os.path.join(REPLACED, stamp, path.removeprefix("results/"))
+            os.makedirs(os.path.dirname(kept), exist_ok=True)
+            os.replace(path, kept)
+            log(f"moved {path} to {kept}")
+
+
+def failed_cells(roots: tuple[str, ...] = RESULT_ROOTS) -> list[str]:
+    """Paths of the records of failed cells under `roots` (a walk, reading only small files)."""
     found = []
     for directory, _, names in (entry for root in roots for entry in os.walk(root)):
         for name in names:
             path = os.path.join(directory, name)
+            if name.startswith(".") or not name.endswith(".json"):
+                continue  # an atomic write under way
             try:
-                if os.path.getsize(path) < _PLACEHOLDER_MAX:
-                    with open(path, "rb") as stream:
-                        if stream.read(len(FAILED_PREFIX)) == FAILED_PREFIX:
-                            found.append(path)
-            except OSError:
+                if os.path.getsize(path) < _FAILED_MAX and not load(path).measured:
+                    found.append(path)
+            except (OSError, RecordError):
                 continue
     return found
 
 
-def forget_failed(roots: tuple[str, ...] = RESULT_ROOTS) -> list[str]:
-    """Remove the failure placeholders of an earlier run, so that their cells run again."""
-    paths = failed_placeholders(roots)
-    for path in paths:
-        os.unlink(path)
-    return paths
+def config_snapshot_path(config: dict, directory: str = ".vnetbench/config") -> str:
+    """Where the effective config is kept for a process that needs the experiment without
+    Snakemake (vnetbench.broker once): a file named after its content (write_config_snapshot)."""
+    return os.path.join(directory, f"{hashlib.sha256(_snapshot_text(config).encode()).hexdigest()[:16]}.json")
 
 
-def config_snapshot(config: dict, directory: str = ".vnetbench/config") -> str:
-    """The effective config in a file named after its content, for a process that needs the
-    experiment without Snakemake (vnetbench.broker once); written once, never changed."""
-    text = json.dumps(_text_keys(config), sort_keys=True, default=str)
-    path = os.path.join(directory, f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json")
+def write_config_snapshot(config: dict, path: str) -> None:
+    """Write the snapshot (at a run's start) unless it is there: it never changes."""
     if not os.path.exists(path):
-        write_json_atomic(path, json.loads(text))
-    return path
+        write_json_atomic(path, json.loads(_snapshot_text(config)))
+
+
+def _snapshot_text(config: dict) -> str:
+    return json.dumps(_text_keys(config), sort_keys=True, default=str)
 
 
 def _text_keys(value):

@@ -1,7 +1,7 @@
 """Numbers in, numbers out: the paper's summary statistics over repetitions, and the
 intervals careful benchmarking asks for (Hoefler and Belli, SC'15; Kalibera and Jones, 2013).
 
-Pure Python (the cell path never imports this with numpy); the bootstrap takes numpy.
+Pure Python: the cell path imports it, and numpy would cost every job its start-up.
 """
 
 import math
@@ -121,23 +121,3 @@ def outliers(values: list[float], threshold: float = 3.5) -> list[int]:
     if mad == 0:
         return [i for i, v in enumerate(values) if abs(v - median) > 0.01 * abs(median)]
     return [i for i, v in enumerate(values) if abs(v - median) / (1.4826 * mad) > threshold]
-
-
-def bootstrap_ratio_of_medians(
-    numerator: list[float], denominator: list[float], seed: int, resamples: int = 2000, level: float = 0.95
-) -> tuple[float, float, float]:
-    """median(numerator) / median(denominator) and its percentile bootstrap interval.
-
-    Both samples are resampled independently with a generator seeded by `seed`, so the
-    same data and seed always give the same interval."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    top = np.asarray(numerator, dtype=float)
-    bottom = np.asarray(denominator, dtype=float)
-    tops = np.median(rng.choice(top, size=(resamples, top.size)), axis=1)
-    bottoms = np.median(rng.choice(bottom, size=(resamples, bottom.size)), axis=1)
-    ratios = tops / bottoms
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(ratios, [tail, 100 - tail])
-    return float(np.median(top) / np.median(bottom)), float(low), float(high)

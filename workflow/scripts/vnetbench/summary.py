@@ -6,13 +6,13 @@ import shlex
 
 from .model import Experiment
 from .precision import per_platform_lines, reached_line, read_plans, targets_of
-from .records import failed_placeholders
+from .records import failed_cells
 
 _SHOWN = 20  # failed cells listed by name; the rest are counted
 
 
 def failed_outputs(snakemake_logs) -> set[str]:
-    """Outputs of the cell jobs that Snakemake's log(s) of this run report as failed."""
+    """Outputs of the block and cell jobs that Snakemake's log(s) of this run report as failed."""
     paths = [snakemake_logs] if isinstance(snakemake_logs, str) else list(snakemake_logs or [])
     failed = set()
     for path in paths:
@@ -22,7 +22,7 @@ def failed_outputs(snakemake_logs) -> set[str]:
         with open(path, errors="replace") as log:
             for line in log:
                 if line.startswith("Error in rule "):
-                    in_cell_error = line.startswith("Error in rule cell:")
+                    in_cell_error = line.startswith(("Error in rule cell:", "Error in rule block:"))
                 elif in_cell_error and line.startswith("    output: "):
                     failed.update(path.strip() for path in line.removeprefix("    output: ").split(","))
                     in_cell_error = False
@@ -32,13 +32,13 @@ def failed_outputs(snakemake_logs) -> set[str]:
 def run_summary(
     experiment: Experiment, run_started: float, command: list[str], snakemake_log: str | None = None
 ) -> str:
-    """A cell failed in this run when it left a failure placeholder (records.failure_placeholder),
+    """A cell failed in this run when it left a record of a failed cell (records.failed_record),
     when Snakemake's log says so, or when it has no record but a log written since `run_started`
     (its log may be all there is, or nothing, on a full disk)."""
     plans = read_plans()
     cells = experiment.cells(added=[block for plan in plans for block in plan["add"]])
     reported = failed_outputs(snakemake_log)
-    placeholders = set(failed_placeholders())
+    placeholders = set(failed_cells())
     done, failed, missing = 0, [], 0
     for cell in cells:
         if cell.path in placeholders:
@@ -64,7 +64,12 @@ def run_summary(
             "  the figures, tables and report were drawn from the cells that were measured; the "
             "missing ones are named in them"
         )
-    if failed or missing:
+    if placeholders & {cell.path for cell in failed}:
+        lines.append(
+            "  to measure the failed cells' blocks again: python -m vnetbench prepare (make figures "
+            f"does), then {shlex.join(command)}"
+        )
+    elif failed or missing:
         lines.append(f"  to measure what is missing, run again: {shlex.join(command)}")
     if experiment.precision and plans and not missing:
         targets = targets_of(experiment)

@@ -1,24 +1,24 @@
-"""How a cell job and the run's broker talk: where, and in what format.
+"""How a block job and the run's service talk: where, and in what format.
 
 Where: an abstract Unix socket (no file to leave behind, gone with its process), named after
-the working directory so that runs in two directories never meet. The Snakefile puts its name
-in the environment (VNETBENCH_BROKER) for the cell jobs.
+the working directory so that runs in two directories never meet; a job finds it from its own
+working directory, which is the run's.
 
 What: fields of text, NUL-separated, each side sending one message and then closing its
-writing end. A request holds the cell job's arguments; an answer is "ok" or "failed", the
-cell's log, and the record's file content or the error. No JSON on the client's side: every
-cell job imports this module, and `json` costs 15 ms of start-up (it imports `re`).
+writing end. A request holds the job's arguments (vnetbench.broker.Broker.answer); an answer
+holds, per cell, "ok", "kept" or "failed", the cell's log and its record's file content. No
+JSON on the client's side: every block job imports this module, and `json` costs 15 ms of
+start-up (it imports `re`).
 """
 
 import os
 
-ENV = "VNETBENCH_BROKER"
 _MAX_MESSAGE = 1 << 24
 
 
 def address(workdir: str = ".") -> str:
-    """The broker's socket name for a working directory, as VNETBENCH_BROKER carries it: an
-    '@' stands for the leading NUL of an abstract socket."""
+    """The service's socket name for a working directory: an '@' stands for the leading NUL of
+    an abstract socket."""
     import hashlib
 
     digest = hashlib.sha256(os.path.realpath(workdir).encode()).hexdigest()[:16]

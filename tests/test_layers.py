@@ -11,7 +11,18 @@ BOTTOM = {"model", "errors", "atomic", "sizes", "stats", "wire", "machine"}
 ANALYSIS = {"aggregate", "comparison", "metrics", "plots", "precision", "provenance", "stats", "summary"}
 ANALYSIS |= {"change", "change_cli"}
 RUNNING = {"broker", "cell", "guests", "guest_image", "hosts", "lifecycle", "netperf", "netserver"}
-RUNNING |= {"preflight", "sshd", "testbed", "config", "sizing", "__main__", "netns", "datapaths", "blocks"}
+RUNNING |= {
+    "preflight",
+    "sshd",
+    "testbed",
+    "config",
+    "sizing",
+    "__main__",
+    "netns",
+    "datapaths",
+    "blocks",
+    "lab",
+}
 
 
 def imports_of(module: str) -> set[str]:

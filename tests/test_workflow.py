@@ -278,11 +278,11 @@ def test_a_block_keeps_what_it_measured_and_replaces_nothing_silently(workflow):
 
 
 def test_two_runs_on_one_machine_take_turns(tmp_path):
+    # Runs long enough (6 one-second cells each) that the second starts while the first measures.
     flows = [Workflow(tmp_path / name) for name in ("first", "second")]
+    figures = {"tcp": {"test": "TCP_RR", "sizes": [1, 64, 256], "title": "t"}}
     for flow in flows:
-        flow.write_config(
-            tiny_config(repetitions=2, figures={"tcp": {"test": "TCP_RR", "sizes": [1], "title": "t"}})
-        )
+        flow.write_config(tiny_config(repetitions=2, figures=figures))
     runs = [flow.start() for flow in flows]
     outputs = [run.communicate(timeout=120)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
@@ -293,10 +293,10 @@ def test_two_runs_on_one_machine_take_turns(tmp_path):
         for flow in flows
         for record in (json.loads(path.read_text()) for path in flow.records())
     )
-    assert len(spans) == 4
+    assert len(spans) == 12
     for (_, end, a), (start, _, b) in zip(spans, spans[1:], strict=False):
         assert end <= start, f"cells of {a} and {b} overlapped"
-    assert [name for *_, name in spans] in (["first"] * 2 + ["second"] * 2, ["second"] * 2 + ["first"] * 2)
+    assert [name for *_, name in spans] in (["first"] * 6 + ["second"] * 6, ["second"] * 6 + ["first"] * 6)
 
 
 def test_latency_and_cpu_figures_end_to_end(workflow):

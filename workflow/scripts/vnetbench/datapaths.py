@@ -26,6 +26,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from . import lab
 from .netns import (
     TestbedError,
     address_end,
@@ -39,72 +40,22 @@ from .netns import (
     veth,
 )
 
-PATHS = ("bridge_nat", "macvlan", "ipvlan", "vxlan", "wireguard")
-NODES = {
-    "bridge_nat": ("nca", "ncb"),
-    "macvlan": ("ma", "mb"),
-    "ipvlan": ("ia", "ib"),
-    "vxlan": ("oa", "ob"),
-    "wireguard": ("wa", "wb"),
-}
-# Namespaces a path needs besides its two ends: bridge_nat's own machines (no sshd).
-MACHINES = {"bridge_nat": ("na", "nb")}
-DATA_ADDRESS = {
-    "nca": "198.18.11.2",
-    "ncb": "198.18.12.2",
-    "ma": "198.18.0.31",
-    "mb": "198.18.0.32",
-    "ia": "198.18.0.41",
-    "ib": "198.18.0.42",
-    "oa": "198.18.13.1",
-    "ob": "198.18.13.2",
-    "wa": "198.18.15.2",
-    "wb": "198.18.16.2",
-}
-MGMT_HOST = {
-    "nca": 16,
-    "ncb": 17,
-    "ma": 18,
-    "mb": 19,
-    "ia": 20,
-    "ib": 21,
-    "oa": 22,
-    "ob": 23,
-    "wa": 24,
-    "wb": 25,
-}
-TITLE = {
-    "nca": "container on A (bridge and NAT)",
-    "ncb": "container on B (bridge and NAT)",
-    "ma": "macvlan endpoint on A",
-    "mb": "macvlan endpoint on B",
-    "ia": "ipvlan endpoint on A",
-    "ib": "ipvlan endpoint on B",
-    "oa": "VXLAN endpoint on A",
-    "ob": "VXLAN endpoint on B",
-    "wa": "WireGuard endpoint on A",
-    "wb": "WireGuard endpoint on B",
-}
-# bridge_nat's server, as a client sees it: B's address and ports published there (DNAT to the
-# container, which listens on the same ports). netperf's data port is fixed to be published.
-NAT_B = "198.18.10.2"
-NAT_A = "198.18.10.1"
-PUBLISHED = {"netserver_port": 12866, "data_port": 12867}
-SERVER_AS_SEEN = {"ncb": {"address": NAT_B, "listen_address": DATA_ADDRESS["ncb"], **PUBLISHED}}
-# A machine's address on the wire (testbed.DATA_ADDRESS of a and b).
-_WIRE = {"a": "198.18.0.1", "b": "198.18.0.2"}
+PATHS = lab.OPTIONAL  # the lab's rows (vnetbench.lab): ends, builder, NAT view, shared devices
+NAT_A, NAT_B, PUBLISHED = lab.NAT_A, lab.NAT_B, lab.PUBLISHED
+# Each node's data address (vnetbench.lab).
+DATA_ADDRESS = {node.name: node.address for node in lab.NODES}
+_WIRE = {"a": DATA_ADDRESS["a"], "b": DATA_ADDRESS["b"]}  # the machines' addresses on the wire
 VXLAN_MTU = 1450
 WIREGUARD_MTU = 1420
 WIREGUARD_PORT = 51820
-_NAT_MAC = {"na": "02:00:c6:12:00:03", "nb": "02:00:c6:12:00:04"}
 
 
 def build(testbed, kind: str) -> None:
-    """Build the path `kind` between A and B; its end namespaces already exist (with lo and
-    their management veth), and so do A's and B's."""
+    """Build the path `kind` between A and B by its row's builder; its end namespaces already
+    exist (with lo and their management veth), and so do A's and B's."""
     testbed.state_dir.mkdir(parents=True, exist_ok=True)  # rules and keys are kept there
-    {"bridge_nat": _bridge_nat, "macvlan": _stacked, "ipvlan": _stacked, "vxlan": _vxlan,
-     "wireguard": _wireguard}[kind](testbed, kind)  # fmt: skip
+    builders = {"bridge_nat": _bridge_nat, "stacked": _stacked, "vxlan": _vxlan, "wireguard": _wireguard}
+    builders[lab.PATH[kind].builder](testbed, kind)
 
 
 def _bridge_nat(testbed, kind: str) -> None:
@@ -112,7 +63,7 @@ def _bridge_nat(testbed, kind: str) -> None:
     veth(na, "wire", nb, "wire")
     for host, container, own, subnet in (("na", "nca", NAT_A, 11), ("nb", "ncb", NAT_B, 12)):
         ns, gateway = testbed.netns(host), f"198.18.{subnet}.1"
-        machine(ns, own, _NAT_MAC[host], testbed.link_rate)  # as A and B are
+        machine(ns, own, lab.NODE[host].mac, testbed.link_rate)  # as A and B are
         ip_in(ns, "link", "add", "docker0", "type", "bridge")
         ip_in(ns, "addr", "add", f"{gateway}/24", "dev", "docker0")
         ip_in(ns, "link", "set", "docker0", "up")
@@ -161,7 +112,7 @@ def _nat_rules(subnet: str, published_to: str | None) -> str:
 
 def _stacked(testbed, kind: str) -> None:
     mode = {"macvlan": ("macvlan", "mode", "bridge"), "ipvlan": ("ipvlan", "mode", "l2")}[kind]
-    for host, node in zip(("a", "b"), NODES[kind], strict=True):
+    for host, node in zip(("a", "b"), lab.PATH[kind].ends, strict=True):
         ns, inner = testbed.netns(host), testbed.netns(node)
         name = f"{kind[:2]}-{node}"
         done = run("ip", "-n", ns, "link", "add", name, "link", "br0", "type", *mode, check=False)
@@ -251,22 +202,20 @@ def _tool(command: str, package: str) -> str:
 def describe(testbed, kind: str) -> dict:
     """What the path is made of, for provenance: every device of its namespaces (and of the
     machines' that carry it) with its kind, MTU and offloads, and the netfilter rules."""
-    carriers = MACHINES.get(kind, ("a", "b"))
+    path = lab.PATH[kind]
+    carriers = path.machines or ("a", "b")
     # On A and B, which the paper's platforms share, only the devices this path goes through.
-    shared = {
-        "macvlan": {"br0", "wire"},
-        "ipvlan": {"br0", "wire"},
-        "vxlan": {"br0", "wire", "vx0", "ov0", "vo"},
-        "wireguard": {"br0", "wire", "vw", *(wireguard_device(testbed, m) for m in "ab")},
-    }
+    shared = set(path.shared)
+    if kind == "wireguard":
+        shared |= {wireguard_device(testbed, m) for m in "ab"}  # named per testbed
     devices = []
-    for node in (*carriers, *NODES[kind]):
+    for node in (*carriers, *path.ends):
         ns = testbed.netns(node)
         links = json.loads(run("ip", "-n", ns, "-d", "-j", "link", "show").stdout or "[]")
         for link in links:
             if link["ifname"] in ("lo", "mgmt0"):
                 continue
-            if node in ("a", "b") and link["ifname"] not in shared[kind]:
+            if node in ("a", "b") and link["ifname"] not in shared:
                 continue
             kind_of = link.get("linkinfo", {}).get("info_kind", "device")
             devices.append({

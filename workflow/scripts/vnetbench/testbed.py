@@ -16,7 +16,8 @@
   the wire (Xen's netback and bridge in dom0): no routing.
 
 Today's data paths (bridge and NAT, macvlan, ipvlan, VXLAN, WireGuard: vnetbench.datapaths)
-are built besides, each only when a platform names it.
+are built besides, each only when a platform names it. Every node and path, with its address,
+machine and builder, is a row of vnetbench.lab; this module builds them.
 
 Every host runs its own sshd on a management network (198.19.N.0/24, a bridge in the
 `mgmt` namespace, reached from the root namespace through one veth), so cells reach
@@ -35,41 +36,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import datapaths
+from . import datapaths, lab
 from .model import Host
 from .netns import TestbedError, bridged_end, ip_in, link_exists, machine, routed_end, run, veth
 from .sshd import SSHServer, generate_key, wait_listening
 
-PLATFORM_NODES = {"native": ("a", "b"), "openvz": ("ca", "cb"), "xen": ("ga", "gb"), "vm": ("va", "vb")}
-PLATFORM_NODES |= datapaths.NODES  # today's data paths (vnetbench.datapaths), built when configured
-DATA_ADDRESS = {
-    "a": "198.18.0.1",
-    "b": "198.18.0.2",
-    "ga": "198.18.0.11",
-    "gb": "198.18.0.12",
-    "ca": "198.18.1.2",
-    "cb": "198.18.2.2",
-    "va": "198.18.0.21",
-    "vb": "198.18.0.22",
-    **datapaths.DATA_ADDRESS,
-}
+# The lab's topology is data (vnetbench.lab); these are views of it.
+PLATFORM_NODES = {path.kind: path.ends for path in lab.PATHS}
+DATA_ADDRESS = {node.name: node.address for node in lab.NODES}
 # QEMU guests (guests.py) run inside their machine's namespace, booted on first use; their
 # SSH is forwarded from the machine's management address.
-GUEST_MACHINE = {"va": "a", "vb": "b"}
+GUEST_MACHINE = {node.name: node.machine for node in lab.NODES if node.machine}
 GUEST_SSH_PORT = 2222
-_MGMT_HOST = {"a": 10, "b": 11, "ca": 12, "cb": 13, "ga": 14, "gb": 15}  # always built
-_MGMT_HOST_ANY = _MGMT_HOST | datapaths.MGMT_HOST
-_NODE_TITLE = {
-    "a": "machine A",
-    "b": "machine B",
-    "ca": "container on A",
-    "cb": "container on B",
-    "ga": "guest on A",
-    "gb": "guest on B",
-    "va": "QEMU guest on A",
-    "vb": "QEMU guest on B",
-    **datapaths.TITLE,
-}
 
 
 @dataclass(frozen=True)
@@ -77,17 +55,17 @@ class Testbed:
     instance: str  # 6 hex digits, from the working directory
     state_dir: Path
     link_rate: str | None = None
-    paths: tuple[str, ...] = ()  # of datapaths.PATHS: built besides the paper's platforms
+    paths: tuple[str, ...] = ()  # of lab.OPTIONAL: built besides the paper's platforms
 
     @property
     def nodes(self) -> list[str]:
         """The hosts, each a namespace with its own sshd."""
-        return [*_MGMT_HOST, *(node for kind in self.paths for node in datapaths.NODES[kind])]
+        return lab.hosts_of(self.paths)
 
     @property
     def all_netns(self) -> set[str]:
-        machines = [m for kind in self.paths for m in datapaths.MACHINES.get(kind, ())]
-        return {self.netns(node) for node in [*self.nodes, *machines]} | {self.mgmt_netns}
+        nodes = [*self.nodes, *lab.machines_of(self.paths)]
+        return {self.netns(node) for node in nodes} | {self.mgmt_netns}
 
     @property
     def prefix(self) -> str:
@@ -109,7 +87,7 @@ class Testbed:
         return f"{self.prefix}m"  # the one interface in the root namespace (15 chars at most)
 
     def mgmt_address(self, node: str) -> str:
-        return f"{self.mgmt_net}.{_MGMT_HOST_ANY[node]}"
+        return f"{self.mgmt_net}.{lab.NODE[node].mgmt}"
 
     @property
     def client_key(self) -> Path:
@@ -127,7 +105,8 @@ class Testbed:
         """A testbed node as the same kind of SSH host as any external one."""
         guest = node in GUEST_MACHINE
         # A server behind NAT is reached at its machine's published address and ports.
-        server = {"address": DATA_ADDRESS[node], **datapaths.SERVER_AS_SEEN.get(node, {})}
+        seen = next((path.server_as_seen for path in lab.PATHS if path.ends[1] == node), {})
+        server = {"address": DATA_ADDRESS[node], **seen}
         return Host(
             name=f"{platform} {role}",
             ssh_host=self.mgmt_address(GUEST_MACHINE.get(node, node)),
@@ -136,7 +115,7 @@ class Testbed:
             known_hosts=str(self.guest_known_hosts if guest else self.known_hosts),
             **(server if role == "server" else {}),
             # Measurements are tied to the node, not to this checkout's management addresses.
-            identity=f"embedded {_NODE_TITLE[node]}",
+            identity=f"embedded {lab.NODE[node].title}",
         )
 
     def sshd(self, node: str) -> SSHServer:
@@ -223,7 +202,7 @@ def _build(testbed: Testbed) -> None:
 
     # Management: root <-> bridge in the mgmt namespace <-> every host.
     mgmt = testbed.mgmt_netns
-    ip_in(mgmt, "link", "add", "br0", "address", _BRIDGE_MAC["mgmt"], "type", "bridge")
+    ip_in(mgmt, "link", "add", "br0", "address", _MGMT_BRIDGE_MAC, "type", "bridge")
     ip_in(mgmt, "link", "set", "br0", "up")
     ip_in(None, "link", "add", testbed.root_link, "type", "veth", "peer", "name", "root", "netns", mgmt)
     ip_in(None, "addr", "add", f"{testbed.mgmt_net}.1/24", "dev", testbed.root_link)
@@ -239,7 +218,7 @@ def _build(testbed: Testbed) -> None:
     veth(testbed.netns("a"), "wire", testbed.netns("b"), "wire")
     for host, peer, guest, container, subnet in (("a", "b", "ga", "ca", 1), ("b", "a", "gb", "cb", 2)):
         ns = testbed.netns(host)
-        machine(ns, DATA_ADDRESS[host], _BRIDGE_MAC[host], testbed.link_rate)
+        machine(ns, DATA_ADDRESS[host], lab.NODE[host].mac, testbed.link_rate)
         # Xen-style guest: a veth whose machine end is a port of the bridge.
         bridged_end(ns, "vg", "br0", testbed.netns(guest), DATA_ADDRESS[guest])
         # OpenVZ-style container: a veth routed by the machine's kernel.
@@ -252,8 +231,9 @@ def _build(testbed: Testbed) -> None:
 
 # A bridge without an address of its own takes the lowest of its ports' and changes it when a
 # lower one joins (a guest's tap, at boot): peers then hold a stale neighbour entry, and
-# connections to the machine hang for seconds. Locally administered, fixed addresses.
-_BRIDGE_MAC = {"a": "02:00:c6:12:00:01", "b": "02:00:c6:12:00:02", "mgmt": "02:00:c6:13:00:01"}
+# connections to the machine hang for seconds. Locally administered, fixed addresses (the
+# machines' are in vnetbench.lab).
+_MGMT_BRIDGE_MAC = "02:00:c6:13:00:01"
 
 
 def _start_sshds(testbed: Testbed) -> dict[str, int]:
@@ -329,7 +309,7 @@ def inventory(testbed: Testbed) -> dict:
     for node in [*testbed.nodes, *GUEST_MACHINE]:
         host = testbed.host(node, "", "")
         hosts[node] = {
-            "what": _NODE_TITLE[node] + (" (booted by the first vm cell)" if node in GUEST_MACHINE else ""),
+            "what": lab.NODE[node].title + (" (booted by its first cell)" if node in GUEST_MACHINE else ""),
             "netns": testbed.netns(GUEST_MACHINE.get(node, node)),
             "ssh_address": f"{host.ssh_host}:{host.port}",
             "data_address": DATA_ADDRESS[node],
@@ -345,7 +325,7 @@ def inventory(testbed: Testbed) -> dict:
         "platforms": {
             name: {"client": client, "server": server, "target": testbed.host(server, "server", name).address}
             for name, (client, server) in PLATFORM_NODES.items()
-            if name not in datapaths.PATHS or name in testbed.paths
+            if not lab.PATH[name].optional or name in testbed.paths
         },
         "hosts": hosts,
         "paths": {kind: datapaths.describe(testbed, kind) for kind in testbed.paths}

@@ -1,0 +1,40 @@
+"""The lab's topology as data (vnetbench.lab): checked as a table, before anything is built."""
+
+import ipaddress
+
+from vnetbench import datapaths, lab, testbed
+
+BENCHMARKING = ipaddress.ip_network("198.18.0.0/15")
+
+
+def test_every_node_is_in_the_benchmarking_range_and_reachable_once():
+    addresses = [node.address for node in lab.NODES]
+    assert all(ipaddress.ip_address(a) in BENCHMARKING for a in addresses)
+    assert len(set(addresses)) == len(addresses)
+    hosts = [node.mgmt for node in lab.NODES if node.mgmt is not None]
+    assert len(set(hosts)) == len(hosts) and all(2 <= h <= 254 for h in hosts)
+    names = [node.name for node in lab.NODES]
+    assert len(set(names)) == len(names) and lab.MGMT_NODE not in names
+    # A QEMU guest runs in a machine of the lab, which has a fixed bridge address.
+    assert all(lab.NODE[node.machine].mac for node in lab.NODES if node.machine)
+
+
+def test_every_path_is_a_row_its_builder_and_the_testbed_can_use():
+    for path in lab.PATHS:
+        client, server = path.ends
+        assert client in lab.NODE and server in lab.NODE and all(m in lab.NODE for m in path.machines)
+        for key in ("address", "listen_address"):
+            if key in path.server_as_seen:
+                assert ipaddress.ip_address(path.server_as_seen[key]) in BENCHMARKING
+    # Every optional path is built by a builder of vnetbench.datapaths, named in its row.
+    assert (
+        set(lab.OPTIONAL) == set(datapaths.PATHS) == {"bridge_nat", "macvlan", "ipvlan", "vxlan", "wireguard"}
+    )
+    bed = testbed.for_workdir("/nonexistent", None, lab.OPTIONAL)
+    # The testbed's hosts are every path's ends with an sshd, each a namespace; machines too.
+    assert set(bed.nodes) == {n for p in lab.PATHS for n in p.ends if lab.NODE[n].mgmt is not None}
+    assert {bed.netns(m) for m in ("na", "nb")} <= bed.all_netns
+    # A measurement is tied to its node's title, which a row change must not move.
+    assert bed.host("a", "client", "native").measured_as == "embedded machine A"
+    nat = bed.host("ncb", "server", "bridge_nat")
+    assert (nat.address, nat.listen_address, nat.netserver_port) == (lab.NAT_B, "198.18.12.2", 12866)

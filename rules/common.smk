@@ -188,9 +188,8 @@ onstart:
                 ]
             )
             records.write_config_snapshot(config, CONFIG_SNAPSHOT)
-            lifecycle.start(EXPERIMENT, PREFLIGHT, warmup=EXPERIMENT.order.warmup)
-            service = broker.Broker(EXPERIMENT, preflight=PREFLIGHT)
-            RUN["broker"] = broker.Server(service).start()
+            lifecycle.start(EXPERIMENT, PREFLIGHT)
+            RUN["broker"] = broker.Server(broker.Broker(EXPERIMENT)).start()
         except VnetbenchError as failure:
             end_run()
             print(f"vnetbench: {failure}", file=sys.stderr)

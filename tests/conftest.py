@@ -40,8 +40,9 @@ def pids_of(binary: str, port: int) -> list[int]:
 
 
 def cell_jobs(done) -> int:
-    """How many cell jobs a finished Snakemake run executed."""
-    return (done.stdout + done.stderr).count("rule cell:") + (done.stdout + done.stderr).count("rule block:")
+    """How many measuring jobs (blocks, and cells of their own) a finished Snakemake run executed."""
+    text = done.stdout + done.stderr
+    return text.count("rule cell:") + text.count("rule block:")
 
 
 def free_port() -> int:

@@ -23,8 +23,6 @@ import _socket  # noqa: E402  (socket.py would import enum: 7 ms)
 from vnetbench import wire  # noqa: E402  (os only)
 from vnetbench.atomic import write_atomic  # noqa: E402  (os only)
 
-PREFLIGHT = "results/preflight.json"
-
 
 def ask_service(request: bytes) -> bytes | None:
     """The service's answer, or None when none listens for this working directory."""
@@ -46,7 +44,7 @@ def measure_here(request: bytes, snapshot: str) -> bytes:
     import subprocess
 
     env = {**os.environ, "PYTHONPATH": SCRIPTS + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    argv = [sys.executable, "-m", "vnetbench.broker", "once", snapshot, PREFLIGHT]
+    argv = [sys.executable, "-m", "vnetbench.broker", "once", snapshot]
     done = subprocess.run(argv, input=request, capture_output=True, env=env)
     if done.returncode != 0:
         raise SystemExit(f"vnetbench: vnetbench.broker once failed:\n{done.stderr.decode(errors='replace')}")
@@ -63,7 +61,6 @@ def main(argv: list[str]) -> int:
     if len(fields) != 3 * len(outputs):
         sys.stderr.write("vnetbench: the run's service went away before answering\n")
         return 1
-    failed = 0
     for index, output in enumerate(outputs):
         status, log, payload = fields[3 * index : 3 * index + 3]
         log_path = "results/logs/cells/" + output.removeprefix("results/raw/").removesuffix(".json") + ".log"
@@ -74,11 +71,11 @@ def main(argv: list[str]) -> int:
             os.utime(output)  # measured before, for what the block asks: kept as it is
             continue
         if status != "ok":
-            failed += 1
             sys.stderr.write(f"vnetbench: {output}: {log.rstrip().splitlines()[-1]}\n")
         write_atomic(output, payload.encode())
     # A failed cell's record says why: the run goes on and draws what exists, and ends with a
-    # failure status; `python -m vnetbench retry` (make figures does) measures its block again.
+    # failure status; `python -m vnetbench prepare` (make figures runs it) sets its block to be
+    # measured again.
     return 0
 
 

@@ -22,6 +22,7 @@ from .records import (
     load,
     read_optional_json,
     replace_cell,
+    replacement_stamp,
     write_atomic,
 )
 
@@ -74,15 +75,16 @@ def retry(experiment: Experiment, log=print) -> list[Cell]:
         this = Cell.from_path(path)
         failed.append(this)
         platforms = job_of(experiment, this)[1] if this.platform in experiment.platforms else [this.platform]
+        stamp = replacement_stamp()
         for name in platforms:
-            replace_cell(Cell(name, this.test, this.size_bytes, this.rep), log)
+            replace_cell(Cell(name, this.test, this.size_bytes, this.rep), log, stamp)
     return failed
 
 
 def check_upgraded(paths: list[str]) -> None:
     """Refuse to run jobs over records of an earlier version that `prepare` did not upgrade:
     the jobs would measure them again."""
-    old = [path for path in paths if os.path.exists(path) and _schema_1(path)]
+    old = [path for path in paths if os.path.exists(path) and _schema_version(path) == 1]
     if old:
         raise RecordError(
             f"{len(old)} records of an earlier version (first: {old[0]}) would be measured again: run "
@@ -91,9 +93,11 @@ def check_upgraded(paths: list[str]) -> None:
         )
 
 
-def _schema_1(path: str) -> bool:
-    with open(path, "rb") as stream:
-        return b'"schema_version"' not in stream.read(64)
+def _schema_version(path: str) -> int | None:
+    try:
+        return load(path).schema_version
+    except RecordError:
+        return None  # no record: its job replaces it
 
 
 def upgrade(experiment: Experiment, log=print) -> tuple[int, int]:

@@ -29,6 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import cell, guests, lifecycle, order, sizing, wire
+from .blocks import PREFLIGHT
 from .errors import VnetbenchError
 from .hosts import KeptShell
 from .model import Cell, Experiment, Measurement, calibration_path
@@ -42,6 +43,7 @@ from .records import (
     read_optional_json,
     record_of,
     replace_cell,
+    replacement_stamp,
     utc_iso,
     write_json_atomic,
 )
@@ -54,12 +56,12 @@ class BrokerError(VnetbenchError):
 class Broker:
     """Measures the blocks and cells of one experiment; see the module docstring."""
 
-    def __init__(self, experiment: Experiment, how: str = "the run's service", preflight: str = ""):
+    def __init__(self, experiment: Experiment, how: str = "the run's service", preflight: str = PREFLIGHT):
         self.experiment = experiment
         self.how = how  # said in every cell's log
         self.preflight = preflight  # the run's host facts (results/preflight.json)
         self._shells: dict[str, KeptShell] = {}
-        self._facts: tuple[tuple, dict] = ((), {})  # ((preflight's time), the hosts' facts)
+        self._facts: tuple[int | None, dict] | None = None  # (preflight's time, the hosts' facts)
 
     def answer(self, request: bytes) -> bytes:
         """A job's request (vnetbench.wire: when the job started, the measurements the rule
@@ -100,8 +102,9 @@ class Broker:
         tracked = {c: Measurement.from_params(asked[c.platform]) for c in cells}
         kept = {c: _current(c, asked[c.platform]) for c in cells}
         if any(record is False for record in kept.values()):  # another measurement is there
+            stamp = replacement_stamp()
             for this in cells:
-                replace_cell(this, logs[this].append)
+                replace_cell(this, logs[this].append, stamp)
             kept = dict.fromkeys(cells)
         within = order.platform_order(self.experiment, cells[0].test, cells[0].size_bytes, cells[0].rep)
         todo = sorted((c for c in cells if kept[c] is None), key=lambda c: within.index(c.platform))
@@ -117,6 +120,7 @@ class Broker:
         facts = self._hosts_facts()  # after _entry: a guest that booted adds its own
         here = self._here(entries[0].platform)
         if len(entries) == 1:
+            # Nothing to interleave with: its runs in one remote command, one round trip.
             (entry,) = entries
             try:
                 measured = cell.measure(
@@ -137,7 +141,7 @@ class Broker:
             if isinstance(result, VnetbenchError):
                 outcome[this] = _failed(this, asked[this.platform], str(result), logs[this])
             else:
-                outcome[this] = replace(record_of(result, this.path), measurement=asked[this.platform])
+                outcome[this] = record_of(result, this.path).upgraded(asked[this.platform])
         return outcome
 
     def _entry(self, this: Cell, tracked: Measurement, image: list[str], log) -> cell.Entry:
@@ -163,7 +167,7 @@ class Broker:
                 print(f"vnetbench: {line}", file=sys.stderr, flush=True)
 
             files = guests.Image(*(Path(path) for path in image))
-            state = lifecycle.ensure_guests(self.experiment, files, self.preflight, run_order.warmup, say)
+            state = lifecycle.ensure_guests(self.experiment, files, self.preflight, say)
             extra["guest"] = guest_facts(state)
         shell = self._shells.setdefault(platform.client.name, KeptShell(platform.client))
         amount = None
@@ -194,9 +198,9 @@ class Broker:
         """The facts of every host (results/preflight.json), of which a record keeps its two
         hosts': read again only when the file changed (a guest booted), not at every block."""
         path = self.preflight
-        stamp = os.stat(path).st_mtime_ns if path and os.path.exists(path) else None
-        if self._facts[0] != (stamp,):
-            self._facts = ((stamp,), ((read_optional_json(path) if path else None) or {}).get("hosts", {}))
+        stamp = os.stat(path).st_mtime_ns if os.path.exists(path) else None
+        if self._facts is None or self._facts[0] != stamp:
+            self._facts = (stamp, (read_optional_json(path) or {}).get("hosts", {}))
         return self._facts[1]
 
     def close(self) -> None:
@@ -218,7 +222,7 @@ def _text(lines: list[str]) -> str:
 def _current(this: Cell, asked: dict) -> CellRecord | None | bool:
     """The cell's record if it measured what is asked; None if it has none; False if another
     record is there (another measurement, a failed cell, or a record of schema 1 that
-    `python -m vnetbench upgrade` did not check)."""
+    `python -m vnetbench prepare` did not upgrade)."""
     if not os.path.exists(this.path):
         return None
     try:
@@ -323,13 +327,13 @@ class Server:
         self.broker.close()
 
 
-def _once(snapshot: str, preflight: str) -> int:
-    """`python -m vnetbench.broker once SNAPSHOT PREFLIGHT`: one request on stdin, its answer on
-    stdout, measured in this process (no service reachable)."""
+def _once(snapshot: str) -> int:
+    """`python -m vnetbench.broker once SNAPSHOT`: one request on stdin, its answer on stdout,
+    measured in this process (no service reachable)."""
     from .config import experiment_from_validated
 
     config = json.loads(Path(snapshot).read_text())
-    broker = Broker(experiment_from_validated(config), "a process of its own: no service answered", preflight)
+    broker = Broker(experiment_from_validated(config), "a process of its own: no service answered")
     try:
         sys.stdout.buffer.write(broker.answer(sys.stdin.buffer.read()))
     finally:
@@ -338,6 +342,6 @@ def _once(snapshot: str, preflight: str) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] != "once":
-        sys.exit("usage: python -m vnetbench.broker once CONFIG_SNAPSHOT PREFLIGHT")
-    sys.exit(_once(sys.argv[2], sys.argv[3]))
+    if len(sys.argv) != 3 or sys.argv[1] != "once":
+        sys.exit("usage: python -m vnetbench.broker once CONFIG_SNAPSHOT")
+    sys.exit(_once(sys.argv[2]))

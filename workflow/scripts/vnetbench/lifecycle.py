@@ -29,7 +29,7 @@ class RunNotStarted(VnetbenchError):
     """The hosts could not be prepared or checked; everything started was cleaned up."""
 
 
-def start(experiment: Experiment, preflight_path: str, warmup: bool = False) -> dict:
+def start(experiment: Experiment, preflight_path: str) -> dict:
     """Prepare and check every host; on problems, clean up and raise RunNotStarted naming them all."""
     if MARKER.exists():
         _say("cleaning up after an earlier run that did not end")
@@ -59,7 +59,7 @@ def start(experiment: Experiment, preflight_path: str, warmup: bool = False) -> 
     if experiment.testbed:
         report["testbed"] = testbed.inventory(experiment.testbed)
     _write_report(preflight_path, report)
-    if warmup:
+    if experiment.order.warmup:
         warm_up(experiment, _platforms(experiment, virtual_machine=False))
     return report
 
@@ -68,9 +68,7 @@ def _platforms(experiment: Experiment, virtual_machine: bool) -> list[Platform]:
     return [p for p in experiment.platforms.values() if p.virtual_machine == virtual_machine]
 
 
-def ensure_guests(
-    experiment: Experiment, image: guests.Image, preflight_path: str, warmup: bool, log=_say
-) -> dict:
+def ensure_guests(experiment: Experiment, image: guests.Image, preflight_path: str, log=_say) -> dict:
     """Boot the vm platforms' guests unless they run; after a boot, check them as preflight
     checks every other host and add what it found to the run's preflight report."""
 
@@ -82,7 +80,7 @@ def ensure_guests(
             report.setdefault(section, {}).update(found[section])
         report["guests"] = state
         _write_report(preflight_path, report)
-        if warmup:
+        if experiment.order.warmup:
             warm_up(experiment, platforms)
 
     return guests.ensure(experiment.testbed, image, experiment.guest, log, on_boot=check)

@@ -46,8 +46,8 @@ def read_optional_json(path: str) -> dict | None:
 
 # A cell's record: what was measured, or why it could not be. A failed cell leaves one too
 # (status "failed", no measurement), so that the rest of the run (precision rounds, figures,
-# report) goes on with the cells that exist; `python -m vnetbench retry` makes its block run
-# again. Records of schema 1 (no schema_version; a failed one {"failed": true, ...}) are
+# report) goes on with the cells that exist; `python -m vnetbench prepare` sets its block to
+# run again. Records of schema 1 (no schema_version; a failed one {"failed": true, ...}) are
 # upgraded as they are read.
 SCHEMA_VERSION = 2
 MEASURED, FAILED = "measured", "failed"
@@ -65,7 +65,7 @@ class CellRecord:
     cell: Cell
     status: str  # MEASURED or FAILED
     # What the cell measured (Measurement.as_params()); None in a record of schema 1 that
-    # `python -m vnetbench upgrade` has not checked against its Snakemake parameters.
+    # `python -m vnetbench prepare` has not checked against its Snakemake parameters.
     measurement: dict | None
     fields: dict  # the rest: a measured cell's figures, runs and facts; a failed one's error and log
     schema_version: int = SCHEMA_VERSION
@@ -131,9 +131,14 @@ RESULT_ROOTS = ("results/raw",)  # where cells write
 REPLACED = "results/replaced"  # records a new measurement replaced: kept, never deleted
 
 
-def replace_cell(cell: Cell, log=print) -> None:
-    """Move the cell's record and log to results/replaced/{time}/, where they stay."""
-    stamp = utc_now().replace(":", "")
+def replacement_stamp() -> str:
+    """The folder of results/replaced/ that one replacement (a block's records) goes to."""
+    return utc_now().replace(":", "")
+
+
+def replace_cell(cell: Cell, log=print, stamp: str | None = None) -> None:
+    """Move the cell's record and log to results/replaced/{stamp}/, where they stay."""
+    stamp = stamp or replacement_stamp()
     for path in (cell.path, cell.log_path):
         if os.path.exists(path):
             kept = os.path.join(REPLACED, stamp, path.removeprefix("results/"))

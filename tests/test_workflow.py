@@ -286,8 +286,11 @@ def test_two_runs_on_one_machine_take_turns(tmp_path):
     runs = [flow.start() for flow in flows]
     outputs = [run.communicate(timeout=120)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
-    waited = [output for output in outputs if "waiting for the run in" in output]
-    assert len(waited) == 1 and "runs that measure on this machine take turns" in waited[0]
+    # One waited. It names the run it waits for when it can read the lock's holder; a run that
+    # asks at the instant the other has taken the lock but not yet written itself there reads
+    # "another run" (seen in CI), so the holder's name is not asserted.
+    waited = [output for output in outputs if "runs that measure on this machine take turns" in output]
+    assert len(waited) == 1 and "the other run finished; this one goes on" in waited[0]
     spans = sorted(
         (record["started_at"], record["finished_at"], flow.directory.name)
         for flow in flows

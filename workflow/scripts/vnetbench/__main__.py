@@ -35,14 +35,21 @@ def main(argv: list[str] | None = None) -> int:
     versus = sub.add_parser(
         "compare", help="B against A: what a change made faster or slower (exit 1 if slower)"
     )
-    versus.add_argument("a", metavar="A", help="results folder before the change")
-    versus.add_argument("b", metavar="B", help="results folder after the change")
+    versus.add_argument(
+        "a", metavar="A", help="results folder before the change (or several, comma-separated)"
+    )
+    versus.add_argument(
+        "b", metavar="B", help="results folder after the change (or several, comma-separated)"
+    )
     versus.add_argument("--out", default="comparison", help="where the CSV, summary and PDFs go")
     versus.add_argument(
         "--baseline", default="native", help="the platform the relative comparison divides by"
     )
     versus.add_argument(
-        "--alpha", type=float, default=0.01, help="significance level of the test of no change"
+        "--alpha",
+        type=float,
+        default=0.01,
+        help="error rate kept: family-wise over the gated tests, false discovery over all",
     )
     versus.add_argument(
         "--min-effect", type=float, default=0.10, help="smallest change of a value that counts"

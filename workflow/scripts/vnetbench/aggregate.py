@@ -30,6 +30,9 @@ FLAGS = {
     "and median_ci_level says its coverage",
     "imprecise": "the precision target was not reached: the half-width of the 95% interval of the mean, "
     "relative to the mean (precision), is above precision_target after the most repetitions allowed",
+    "no_value": "repetitions whose runs did not give this metric (a latency percentile of a run with too few "
+    "transactions for it: netperf reports 0, which is no latency), listed after the flag (no_value:1,2); "
+    "the statistics are of the others, and a row with n = 0 has none",
     "missing": "repetitions that could not be measured (their cells failed; the run's summary and their "
     "logs say why), listed after the flag (missing:1,2); the statistics are of the others, and a row "
     "with n = 0 has no values at all. The column `missing` counts them; the next run measures them",
@@ -71,9 +74,23 @@ def figure_table(
                      "precision_target": thresholds.precision, "flags": ";".join(gone), "missing": len(reps)}
                 )  # fmt: skip
             continue
-        group = sorted(groups[(platform, size)], key=lambda record: record["rep"])
+        whole = sorted(groups[(platform, size)], key=lambda record: record["rep"])
         for metric in metrics:
+            group = [record for record in whole if value(record, metric) is not None]
             values = [value(record, metric) for record in group]
+            absent = (
+                [f"no_value:{','.join(str(r['rep']) for r in whole if r not in group)}"]
+                if len(group) < len(whole)
+                else []
+            )
+            if not values:
+                rows.append(
+                    {"figure": figure, "platform": platform, "label": labels[platform], "test": test,
+                     "size_bytes": size, "metric": metric, "unit": UNITS[metric], "n": 0,
+                     "precision_target": thresholds.precision, "flags": ";".join(absent + gone),
+                     "missing": len(reps)}
+                )  # fmt: skip
+                continue
             summary = summarize(values, thresholds.level)
             rows.append(
                 {
@@ -87,7 +104,9 @@ def figure_table(
                     **asdict(summary),
                     "precision": finite_or_nan(value_precision(values)),
                     "precision_target": thresholds.precision,
-                    "flags": ";".join(flags(group, values, summary, thresholds, metric in RATES) + gone),
+                    "flags": ";".join(
+                        flags(group, values, summary, thresholds, metric in RATES) + absent + gone
+                    ),
                     "missing": len(reps),
                 }
             )

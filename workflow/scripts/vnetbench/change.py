@@ -1,18 +1,18 @@
-"""Two runs compared: did a change (a kernel, a sysctl, a patch) make the network faster or slower?
+"""Two results compared: did a change (a kernel, a sysctl, a patch) make the network faster or
+slower?
 
-A and B are two results folders, measured at different times: they share no blocks, so each
-configuration's B/A is estimated from two independent samples. Rates and latencies vary
-multiplicatively, so the estimator works on logarithms: the ratio of the geometric means, with
-Welch's t interval of the difference of the mean logs (unequal variances and counts allowed),
-and Welch's t test of "no change". A second comparison cancels a machine that is simply faster
-or slower on the day: each platform's ratio to the baseline, from the within-block pairs of each
-run (precision.block_pairs), B's against A's, with the same Welch interval and test.
+A and B are each one results folder or several (replicates: runs of one setting, one after the
+other). Rates and latencies vary multiplicatively, so each quantity is compared on logarithms:
+B/A as the ratio of geometric means, with Welch's t interval (unequal variances and counts). Two
+kinds: *absolute* (the values), and *relative* (each platform's ratio to the baseline, from the
+within-block pairs of each run), which cancels a machine that is simply faster or slower on the
+day.
 
-A change counts only when it is both significant (p below `alpha`) and at least `min_effect`:
-between two runs of the same config, a shared machine drifts by several percent, which a
-within-run interval does not see; the minimum effect keeps that drift from being called a change
-(bench/change_false_alarms.py measures how often it still is). Verdicts: faster, slower, same
-(the whole interval lies within +-min_effect: no change that matters), or undecided.
+Two runs on one machine differ by more than their repetitions say. With replicates on both
+sides, a side's values are its runs' geometric means, so that the interval is the spread
+between runs. With one run per side, the drift between runs is estimated from the data
+(vnetbench.verdicts.drift) and added to every interval, and the minimum effect still applies.
+Verdicts, p-values and their corrections for the number of tests: vnetbench.verdicts.
 """
 
 import json
@@ -22,13 +22,12 @@ import shlex
 import statistics
 from dataclasses import dataclass, field
 
+from . import verdicts
 from .errors import VnetbenchError
 from .metrics import EXTRA, RATES, value
 from .precision import block_pairs, paired_ratio
 from .records import RecordError, load
-from .stats import t_cdf, t_quantile
 
-LEVEL = 0.95
 # Metrics where more is better (rates); for the others (latency, CPU) less is better.
 HIGHER_IS_BETTER = set(RATES)
 METRICS = ("throughput_mbit_s", "transactions_per_s", *EXTRA["latency"], *EXTRA["cpu"])
@@ -91,46 +90,42 @@ class Change:
     test: str
     size_bytes: int
     metric: str
-    n_a: int
+    n_a: int  # values (one run per side) or runs (replicates) on each side
     n_b: int
     a: float  # geometric mean (absolute) or ratio to the baseline (relative)
     b: float
-    ratio: float  # B / A
-    low: float
+    ratio: float  # B / A; NaN without an interval (too_few, no_spread)
+    low: float  # its 95% interval, drift between runs included
     high: float
-    p_value: float
-    verdict: str
+    drift: float  # the between-run SD of log B/A added to the interval (0: none; NaN: not estimated)
+    p_value: float  # one-sided, of "the change is at most the minimum effect"
+    p_holm: float  # Holm-adjusted over the gated tests (NaN: not gated)
+    p_bh: float  # Benjamini-Hochberg-adjusted over every test listed
+    verdict: str  # a key of verdicts.MEANINGS
+    gates: bool  # a gated regression: it fails the comparison
 
 
-def welch_log(a: list[float], b: list[float]) -> tuple[float, float, float, float]:
-    """(B/A, low, high, p) from the logs of two independent samples: ratio of geometric means,
-    Welch's 95% t interval and two-sided t test of no change. NaN/1.0 with too few values."""
-    if len(a) < 2 or len(b) < 2:
-        return math.nan, math.nan, math.nan, 1.0
-    la, lb = [math.log(x) for x in a], [math.log(x) for x in b]
-    diff = statistics.fmean(lb) - statistics.fmean(la)
-    va, vb = statistics.variance(la) / len(la), statistics.variance(lb) / len(lb)
-    se = math.sqrt(va + vb)
-    if se == 0:
-        return math.exp(diff), math.exp(diff), math.exp(diff), 0.0 if diff else 1.0
-    df = (va + vb) ** 2 / (va**2 / (len(la) - 1) + vb**2 / (len(lb) - 1))
-    df = max(1.0, df)  # Welch's degrees of freedom need not be whole
-    half = t_quantile(0.5 + LEVEL / 2, df) * se
-    p = 2 * (1 - t_cdf(abs(diff) / se, df))
-    return math.exp(diff), math.exp(diff - half), math.exp(diff + half), p
+@dataclass(frozen=True)
+class Comparison:
+    changes: list[Change]
+    replicated: bool  # several runs per side: their spread is the interval's
+    drift: dict[tuple[str, str, str], float]  # (kind, test, metric) -> between-run SD of log B/A
+    drift_share: dict[tuple[str, str, str], float]  # -> share of the variance of B/A that is drift
+    # (configuration, metric) -> the metric it repeats in that configuration (tested once, as that one)
+    redundant: dict[tuple[tuple[str, str, int], str], str]
+    gate: tuple[str, ...]
+    alpha: float
+    min_effect: float
+    relative_min_effect: float
+    baseline: str
 
+    @property
+    def gated_tests(self) -> int:
+        return sum(not math.isnan(c.p_holm) for c in self.changes)
 
-def verdict(
-    metric: str, ratio: float, low: float, high: float, p: float, alpha: float, min_effect: float
-) -> str:
-    if math.isnan(ratio):
-        return "undecided"
-    if p < alpha and abs(math.log(ratio)) >= math.log1p(min_effect):
-        better = ratio > 1 if metric in HIGHER_IS_BETTER else ratio < 1
-        return "faster" if better else "slower"
-    if 1 / (1 + min_effect) <= low and high <= 1 + min_effect:
-        return "same"
-    return "undecided"
+    @property
+    def tests(self) -> int:
+        return sum(not math.isnan(c.p_bh) for c in self.changes)
 
 
 def _groups(records: list[dict]) -> dict[tuple[str, str, int], dict[int, dict]]:
@@ -146,38 +141,127 @@ def _values(by_rep: dict[int, dict], metric: str) -> list[float]:
     return [v for record in by_rep.values() if (v := value(record, metric)) is not None and v > 0]
 
 
-def compare(a: Run, b: Run, baseline: str = "native", alpha: float = 0.01, min_effect: float = 0.10,
-            relative_min_effect: float = 0.05) -> list[Change]:  # fmt: skip
-    """Every configuration and metric present in both runs, absolute and (where the baseline was
-    measured in both) relative to the baseline."""
-    ga, gb = _groups(a.records), _groups(b.records)
-    common = sorted(ga.keys() & gb.keys(), key=lambda key: (key[1], key[2], key[0]))
+def compare(a: Run | list[Run], b: Run | list[Run], baseline: str = "native", alpha: float = 0.01,
+            min_effect: float = 0.10, relative_min_effect: float = 0.05,
+            gate: tuple[str, ...] = ("throughput_mbit_s",)) -> Comparison:  # fmt: skip
+    """Every configuration and metric present in both sides, absolute and (where the baseline was
+    measured in both) relative to the baseline; each side one run or several (replicates)."""
+    side_a, side_b = (a if isinstance(a, list) else [a]), (b if isinstance(b, list) else [b])
+    ga, gb = [_groups(run.records) for run in side_a], [_groups(run.records) for run in side_b]
+    keys_a, keys_b = set().union(*ga), set().union(*gb)
+    common = sorted(keys_a & keys_b, key=lambda key: (key[1], key[2], key[0]))
     if not common:
         raise RunError(
             f"A and B have no configuration (platform, test, size) in common: A has "
-            f"{_describe(ga)}, B has {_describe(gb)}"
+            f"{_describe(side_a)}, B has {_describe(side_b)}"
         )
-    changes = []
-
-    def add(
-        kind: str, key: tuple[str, str, int], metric: str, va: list[float], vb: list[float], margin: float
-    ):
-        if va and vb:
-            ratio, low, high, p = welch_log(va, vb)
-            changes.append(
-                Change(kind, *key, metric, len(va), len(vb), _geomean(va), _geomean(vb), ratio, low, high, p,
-                       verdict(metric, ratio, low, high, p, alpha, margin))
-            )  # fmt: skip
-
+    replicated = len(side_a) > 1 and len(side_b) > 1
+    redundant = _redundant([*ga, *gb])
+    rows = []  # (kind, key, metric, values A, values B, margin)
     for key in common:
         platform, test, size = key
         base = (baseline, test, size)
         for metric in METRICS:
-            add("absolute", key, metric, _values(ga[key], metric), _values(gb[key], metric), min_effect)
-            if platform != baseline and base in ga.keys() & gb.keys():
-                pa, pb = _pair_ratios(ga[key], ga[base], metric), _pair_ratios(gb[key], gb[base], metric)
-                add("relative", key, metric, pa, pb, relative_min_effect)
-    return changes
+            if (key, metric) in redundant:
+                continue
+            absolute = [[_values(g[key], metric) if key in g else [] for g in side] for side in (ga, gb)]
+            rows.append(("absolute", key, metric, *absolute, min_effect))
+            if platform != baseline and base in keys_a & keys_b:
+                relative = [
+                    [_pair_ratios(g[key], g[base], metric) if key in g and base in g else [] for g in side]
+                    for side in (ga, gb)
+                ]
+                rows.append(("relative", key, metric, *relative, relative_min_effect))
+    rows = [row for row in rows if any(row[3]) and any(row[4])]
+    estimates = [verdicts.welch(*(_sample(side, replicated) for side in row[3:5])) for row in rows]
+    drift, share = {}, {}
+    if not replicated:
+        for family in dict.fromkeys(_family(row) for row in rows):
+            found = [
+                e for row, e in zip(rows, estimates, strict=True)
+                if _family(row) == family and isinstance(e, verdicts.Estimate)
+            ]  # fmt: skip
+            drift[family] = tau = verdicts.drift(found)
+            sampling = statistics.median(e.se**2 for e in found) if found else math.nan
+            share[family] = tau**2 / (tau**2 + sampling) if tau > 0 else 0.0 if tau == 0 else math.nan
+    widened = [
+        verdicts.with_drift(e, drift.get(_family(row), 0.0))
+        if isinstance(e, verdicts.Estimate) else e
+        for row, e in zip(rows, estimates, strict=True)
+    ]  # fmt: skip
+    tested = [i for i, e in enumerate(widened) if isinstance(e, verdicts.Estimate)]
+    p = {i: verdicts.beyond_margin_p(widened[i], rows[i][5]) for i in tested}
+    bh = dict(zip(tested, verdicts.benjamini_hochberg([p[i] for i in tested]), strict=True))
+    gated = [i for i in tested if rows[i][2] in gate]
+    holm = dict(zip(gated, verdicts.holm([p[i] for i in gated]), strict=True))
+    changes = []
+    for i, (kind, key, metric, va, vb, margin) in enumerate(rows):
+        sample_a, sample_b = _sample(va, replicated), _sample(vb, replicated)
+        estimate = widened[i]
+        higher = metric in HIGHER_IS_BETTER
+        if isinstance(estimate, str):
+            ratio = low = high = math.nan
+            found = estimate
+        else:
+            ratio, low, high = verdicts.interval(estimate)
+            found = verdicts.verdict(estimate, bh[i], alpha, margin, higher)
+        # Listed as slower (false discovery) and, on a gated metric, below alpha after Holm: so that
+        # the gate keeps its family-wise error and every regression is also a listed verdict.
+        regression = found == "slower" and i in holm and holm[i] < alpha
+        changes.append(
+            Change(kind, *key, metric, len(sample_a), len(sample_b), _geomean(sample_a), _geomean(sample_b),
+                   ratio, low, high, drift.get((kind, key[1], metric), 0.0), p.get(i, math.nan),
+                   holm.get(i, math.nan), bh.get(i, math.nan), found, regression)
+        )  # fmt: skip
+    return Comparison(changes, replicated, drift, share, redundant, gate, alpha, min_effect,
+                      relative_min_effect, baseline)  # fmt: skip
+
+
+def _family(row: tuple) -> tuple[str, str, str]:
+    """(kind, test, metric): the quantities that share a drift between runs."""
+    return row[0], row[1][1], row[2]
+
+
+def _sample(per_run: list[list[float]], replicated: bool) -> list[float]:
+    """What a side contributes: each run's geometric mean (replicates: the spread between runs
+    is the interval's), else every value of its runs."""
+    if replicated:
+        return [_geomean(values) for values in per_run if values]
+    return [v for values in per_run for v in values]
+
+
+def _redundant(groups: list[dict]) -> dict[tuple[tuple[str, str, int], str], str]:
+    """Metrics that repeat another one in every record of a configuration (a constant multiple
+    of it: a request/response test's Mbit/s is its transactions/s times its bytes; with both ends
+    on one machine netperf's client and server CPU are one number): (configuration, metric) ->
+    the metric it repeats, which is tested in its place."""
+    records: dict[tuple, list[dict]] = {}
+    for g in groups:
+        for key, by_rep in g.items():
+            records.setdefault(key, []).extend(by_rep.values())
+    repeats = {}
+    for key, found in records.items():
+        for index, metric in enumerate(METRICS):
+            for earlier in METRICS[:index]:
+                if (key, earlier) not in repeats and _proportional(found, metric, earlier):
+                    repeats[(key, metric)] = earlier
+                    break
+    return repeats
+
+
+def _proportional(records: list[dict], metric: str, other: str) -> bool:
+    """`metric` is one constant multiple of `other` in every record that has it (and some has)."""
+    factor = None
+    for r in records:
+        x, y = value(r, metric), value(r, other)
+        if x is None:
+            continue
+        if y is None or not (x > 0 and y > 0):
+            return False
+        factor = factor or x / y
+        if abs(x / y / factor - 1) > 1e-6:
+            return False
+    return factor is not None
 
 
 def _pair_ratios(mine: dict[int, dict], base: dict[int, dict], metric: str) -> list[float]:
@@ -208,7 +292,8 @@ def points(run: Run, name: str, test: str, sizes: list[int] | None, metric: str)
     return rows
 
 
-def _describe(groups: dict) -> str:
+def _describe(runs: list[Run]) -> str:
+    groups = set().union(*(_groups(run.records) for run in runs))
     platforms = sorted({key[0] for key in groups})
     tests = sorted({key[1] for key in groups})
     return f"{len(groups)} configurations ({', '.join(platforms)}; {', '.join(tests)})"
@@ -266,86 +351,3 @@ _MEASURED = {
     # The address netperf targets (a testbed's management addresses differ between checkouts).
     "server addresses": lambda r: r.get("server_address"),
 }
-
-
-def side_by_side(a: Run, b: Run) -> list[tuple[str, str, str]]:
-    """(what, A, B) for the provenance facts a reader checks first."""
-
-    def facts(run: Run) -> dict[str, str]:
-        p = run.provenance
-        hosts = p.get("hosts", {})
-        out = {
-            "vnetbench commit": p.get("vnetbench_commit", "?"),
-            "config sha256": (p.get("config_sha256") or "?")[:16],
-            "snakemake": p.get("snakemake_version", "?"),
-            "link rate": p.get("link_rate", "?"),
-            "written at": p.get("written_at", "?"),
-        }
-        for host, fact in sorted(hosts.items()):
-            out[f"{host}: kernel"] = fact.get("kernel", "?")
-            out[f"{host}: netperf"] = fact.get("netperf_version", "?")
-        if p.get("guests"):
-            out["guests"] = f"{p['guests'].get('accel', '?')} ({p['guests'].get('kernel_release', '?')})"
-        return out
-
-    fa, fb = facts(a), facts(b)
-    return [(key, fa.get(key, "-"), fb.get(key, "-")) for key in dict.fromkeys([*fa, *fb])]
-
-
-def regressions(changes: list[Change], gate: tuple[str, ...]) -> list[Change]:
-    """The changes that fail a CI job: slower, on a gating metric."""
-    return [c for c in changes if c.verdict == "slower" and c.metric in gate]
-
-
-def summary_markdown(
-    a: Run, b: Run, changes: list[Change], gate: tuple[str, ...], alpha: float, min_effect: float,
-    relative_min_effect: float, baseline: str,
-) -> str:  # fmt: skip
-    """Provenance side by side and what differs, then the regressions, the improvements, and a
-    count of the rest."""
-    lines = [
-        "# B against A: did the change make the network faster or slower?",
-        "",
-        f"- A: `{a.folder}` ({len(a.records)} records); B: `{b.folder}` ({len(b.records)} records)",
-        f"- Estimator: B/A as the ratio of geometric means, with Welch's 95% t interval of the mean logs "
-        f"(two independent runs: no shared blocks); Welch's t test of no change. A change counts when "
-        f"p < {alpha:g} and it is at least {min_effect:.0%} ({relative_min_effect:.0%} for a platform's "
-        f"ratio to {baseline}, which cancels a machine that is simply faster or slower). `same`: the "
-        f"interval lies within that margin. Gating metrics: {', '.join(gate)}.",
-        "",
-        "| | A | B |",
-        "| --- | --- | --- |",
-    ]
-    for what, fa, fb in side_by_side(a, b):
-        mark = "" if fa == fb else " **(differs)**"
-        lines.append(f"| {what}{mark} | {fa} | {fb} |")
-    diffs = differences(a, b)
-    if diffs:
-        lines += ["", "**Warning: A and B did not measure the same things:**", ""]
-        lines += [f"- {line}" for line in diffs]
-    for title, wanted in (("Regressions (slower)", "slower"), ("Improvements (faster)", "faster")):
-        rows = [c for c in changes if c.verdict == wanted]
-        lines += ["", f"## {title}: {len(rows)}", ""]
-        if rows:
-            lines += ["| kind | platform | test | size (B) | metric | A | B | B/A [95% CI] | p | gates |",
-                      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
-            for c in sorted(
-                rows, key=lambda c: (c.metric not in gate, abs(math.log(c.ratio))), reverse=False
-            ):
-                gates = "yes" if c.metric in gate else "no"
-                lines.append(
-                    f"| {c.kind} | {c.platform} | {c.test} | {c.size_bytes} | {c.metric} | {c.a:.4g} "
-                    f"| {c.b:.4g} | {c.ratio:.3f} [{c.low:.3f}, {c.high:.3f}] | {c.p_value:.2g} | {gates} |"
-                )
-    counts = {v: sum(c.verdict == v for c in changes) for v in ("same", "undecided")}
-    lines += [
-        "",
-        f"## The rest: {counts['same']} the same (within the margin), {counts['undecided']} undecided",
-        "",
-        f"{len(changes)} comparisons in all (absolute and relative, every metric both runs measured).",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def table_rows(changes: list[Change]) -> list[dict]:
-    return [c.__dict__ for c in changes]

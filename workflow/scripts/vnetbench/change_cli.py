@@ -1,16 +1,26 @@
 """`python -m vnetbench compare A B`: the files and the exit status of a comparison (vnetbench.change).
 
-Writes, in --out: changes.csv (one row per configuration, metric and kind), summary.md
-(provenance side by side, what differs, regressions, improvements, the rest counted) and a PDF
-per figure (A and B with their intervals, the first gating metric). Exit 0: nothing gated
+A and B: a results folder each, or several separated by commas (replicates of one setting).
+Writes, in --out: changes.csv (one row per configuration, metric and kind, with raw and adjusted
+p-values), summary.md (vnetbench.change_report) and a PDF per figure (A's first run and B's with
+their intervals, the first gating metric). Exit 0: nothing gated
 regressed; 1: something did; 2: the input cannot be compared (one line names the culprit).
 """
 
 import os
 import sys
 
-from . import change
-from .change import METRICS, RunError, compare, load_run, regressions, summary_markdown, table_rows
+from . import change, verdicts
+from .change import METRICS, RunError, compare, load_run
+from .change_report import regressions, summary_markdown, table_rows
+
+
+def folders(argument: str, name: str) -> list[str]:
+    """A side's results folders: one, or several separated by commas (replicates)."""
+    found = [folder for folder in argument.split(",") if folder]
+    if not found:
+        raise RunError(f"{name}: no results folder given")
+    return found
 
 
 def run(args) -> int:
@@ -23,8 +33,9 @@ def run(args) -> int:
         )
         return 2
     try:
-        a, b = load_run(args.a, "A"), load_run(args.b, "B")
-        changes = compare(a, b, args.baseline, args.alpha, args.min_effect, args.relative_min_effect)
+        a = [load_run(folder, "A") for folder in folders(args.a, "A")]
+        b = [load_run(folder, "B") for folder in folders(args.b, "B")]
+        comparison = compare(a, b, args.baseline, args.alpha, args.min_effect, args.relative_min_effect, gate)
     except RunError as error:
         print(f"vnetbench compare: {error}", file=sys.stderr)
         return 2
@@ -33,26 +44,25 @@ def run(args) -> int:
     from .plots import change_plot, save
 
     os.makedirs(args.out, exist_ok=True)
-    pd.DataFrame(table_rows(changes)).to_csv(os.path.join(args.out, "changes.csv"), index=False)
-    summary = summary_markdown(
-        a, b, changes, gate, args.alpha, args.min_effect, args.relative_min_effect, args.baseline
-    )
+    pd.DataFrame(table_rows(comparison)).to_csv(os.path.join(args.out, "changes.csv"), index=False)
     with open(os.path.join(args.out, "summary.md"), "w") as stream:
-        stream.write(summary)
-    for name, (test, sizes, title) in _figures(a, b).items():
+        stream.write(summary_markdown(a, b, comparison))
+    for name, (test, sizes, title) in _figures(a[0], b[0]).items():
         metric = gate[0] if gate else "throughput_mbit_s"
         points = pd.DataFrame(
-            change.points(a, "A", test, sizes, metric) + change.points(b, "B", test, sizes, metric)
+            change.points(a[0], "A", test, sizes, metric) + change.points(b[0], "B", test, sizes, metric)
         )
         if len(points):
             save(change_plot(points, metric, f"{title}: B against A"),
                  os.path.join(args.out, f"{name}.pdf"))  # fmt: skip
-    failed = regressions(changes, gate)
-    counts = {v: sum(c.verdict == v for c in changes) for v in ("slower", "faster", "same", "undecided")}
+    failed = regressions(comparison)
+    counts = {v: sum(c.verdict == v for c in comparison.changes) for v in verdicts.MEANINGS}
     print(
-        f"vnetbench compare: {len(changes)} comparisons: {counts['slower']} slower, "
-        f"{counts['faster']} faster, {counts['same']} the same, {counts['undecided']} undecided; "
-        f"{len(failed)} gating regressions ({', '.join(gate)}); see {os.path.join(args.out, 'summary.md')}",
+        f"vnetbench compare: {comparison.tests} tests (false discovery rate <= {args.alpha:g}), "
+        f"{comparison.gated_tests} gated (family-wise error <= {args.alpha:g}): "
+        + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+        + f"; {len(failed)} gated regressions ({', '.join(gate)}); "
+        f"see {os.path.join(args.out, 'summary.md')}",
         file=sys.stderr,
     )
     return 1 if failed else 0

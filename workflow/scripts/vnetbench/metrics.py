@@ -51,7 +51,8 @@ def value(record: dict, metric: str) -> float | None:
 
 
 def present(test: str, records: list[dict]) -> list[str]:
-    """The metrics of a table: the rates, then every extra metric all its records hold."""
+    """The metrics of a table: the rates, then every extra metric its records hold (a record
+    without it, such as a percentile netperf could not compute, is a missing value)."""
     metrics = list(RATES) if test in RR_TESTS else ["throughput_mbit_s"]
     extras = [metric for group in EXTRA.values() for metric in group] + list(BULK)
-    return metrics + [m for m in extras if records and all(value(r, m) is not None for r in records)]
+    return metrics + [m for m in extras if any(value(r, m) is not None for r in records)]

@@ -221,10 +221,10 @@ def parse_result(
     elapsed = numbers["ELAPSED_TIME"]  # printed to 0.01 s: a short sized run may read 0.00
     if elapsed <= 0 and numbers["THROUGHPUT"] <= 0:
         raise NetperfOutputError("ELAPSED_TIME and THROUGHPUT are 0: netperf measured nothing", text)
+    # A response counts only once it has fully arrived.
+    transactions = int(numbers["LOCAL_BYTES_RECVD"]) // max(1, int(numbers["RESPONSE_SIZE"]))
     extras = {
-        "latency_us": {key.removesuffix("_LATENCY").lower(): numbers[key] for key in LATENCY_SELECTORS}
-        if latency
-        else None,
+        "latency_us": latency_of(numbers, transactions if kind == "rr" else None) if latency else None,
         "cpu": _cpu(numbers, values, test) if cpu else None,
     }
 
@@ -244,8 +244,7 @@ def parse_result(
             # the rate's three decimals rather than THROUGHPUT's two.
             throughput_mbit_s=rate * (request + response) * 8 / 1e6,
             transactions_per_s=rate,
-            # A response counts only once it has fully arrived.
-            transactions=int(numbers["LOCAL_BYTES_RECVD"]) // response,
+            transactions=transactions,
             bytes_received=int(numbers["LOCAL_BYTES_RECVD"] + numbers["REMOTE_BYTES_RECVD"]),
             datagrams_sent=None,
             datagrams_received=None,
@@ -273,6 +272,27 @@ def parse_result(
         **extras,
         send_throughput_mbit_s=numbers["LOCAL_SEND_THROUGHPUT"],
     )
+
+
+# The fewest transactions a run needs for netperf's percentile to mean anything: with fewer,
+# its histogram returns 0 (seen at 50 MB, one transaction per run), an impossible latency.
+PERCENTILE_TRANSACTIONS = {"p50": 2, "p90": 10, "p99": 100}
+
+
+def latency_of(numbers: dict[str, float], transactions: int | None) -> dict:
+    """The run's latency figures in microseconds; a percentile netperf could not compute (too
+    few transactions, or 0) is None: missing, never 0."""
+    return computable({key.removesuffix("_LATENCY").lower(): numbers[key] for key in LATENCY_SELECTORS},
+                      transactions)  # fmt: skip
+
+
+def computable(latency: dict, transactions: int | None) -> dict:
+    """`latency` with the percentiles netperf could not compute set to None."""
+    return latency | {
+        key: None
+        for key, fewest in PERCENTILE_TRANSACTIONS.items()
+        if not (latency.get(key) or 0) > 0 or (transactions is not None and transactions < fewest)
+    }
 
 
 def _cpu(numbers: dict[str, float], values: dict[str, str], test: str) -> dict:
@@ -312,40 +332,71 @@ def _numbers(values: dict[str, str], text: str) -> dict[str, float]:
 
 
 def combine(results: list[NetperfResult]) -> NetperfResult:
-    """Several runs of one cell as one result: the mean of their rates (each run is one draw
-    of the run-to-run noise, so the mean of k varies as 1/sqrt(k) of one), the mean of their
-    latency percentiles and CPU figures, the sums of what they counted and of their times."""
+    """Several runs of one cell as one result. A rate is total work over total time: each run
+    did its amount of work (a sized run: the same; a timed run: what fit) in its time, and the
+    cell's rate is what they did together, not the mean of their rates, which overweights a
+    fast run. Latency percentiles and CPU figures are the mean of the runs' own (netperf gives
+    no histogram to pool): a percentile missing from any run is missing from the cell. Counts
+    and times are summed."""
     if len(results) == 1:
         return results[0]
+    seconds = [run_seconds(r) for r in results]
 
-    def mean(values):
-        return sum(values) / len(values)
+    def over_time(name):
+        values = [getattr(r, name) for r in results]
+        if values[0] is None:
+            return None
+        return sum(v * t for v, t in zip(values, seconds, strict=True)) / sum(seconds)
 
     def mean_of_dicts(dicts):
         if dicts[0] is None:
             return None
-        numeric = {key for key, value in dicts[0].items() if isinstance(value, int | float)}
-        return {key: mean([d[key] for d in dicts]) if key in numeric else dicts[0][key] for key in dicts[0]}
+        out = {}
+        for key, first in dicts[0].items():
+            values = [d.get(key) for d in dicts]
+            if any(v is None for v in values):
+                out[key] = None
+            elif isinstance(first, int | float):
+                out[key] = sum(values) / len(values)
+            else:
+                out[key] = first
+        return out
 
-    def over_runs(name, statistic):
+    def total(name):
         values = [getattr(r, name) for r in results]
-        return None if values[0] is None else statistic(values)
+        return None if values[0] is None else sum(values)
 
     first = results[0]
     return NetperfResult(
         test=first.test,
         size_bytes=first.size_bytes,
-        throughput_mbit_s=over_runs("throughput_mbit_s", mean),
-        transactions_per_s=over_runs("transactions_per_s", mean),
-        transactions=over_runs("transactions", sum),
-        bytes_received=over_runs("bytes_received", sum),
-        datagrams_sent=over_runs("datagrams_sent", sum),
-        datagrams_received=over_runs("datagrams_received", sum),
-        elapsed_s=round(over_runs("elapsed_s", sum), 3),
+        throughput_mbit_s=over_time("throughput_mbit_s"),
+        transactions_per_s=over_time("transactions_per_s"),
+        transactions=total("transactions"),
+        bytes_received=total("bytes_received"),
+        datagrams_sent=total("datagrams_sent"),
+        datagrams_received=total("datagrams_received"),
+        elapsed_s=round(total("elapsed_s"), 3),
         latency_us=mean_of_dicts([r.latency_us for r in results]),
         cpu=mean_of_dicts([r.cpu for r in results]),
-        send_throughput_mbit_s=over_runs("send_throughput_mbit_s", mean),
+        send_throughput_mbit_s=over_time("send_throughput_mbit_s"),
     )
+
+
+def run_seconds(result: NetperfResult) -> float:
+    """How long a run measured: its work over its rate (netperf prints ELAPSED_TIME to 0.01 s
+    only, which a run of 0.05 s cannot afford), else ELAPSED_TIME."""
+    if result.transactions and result.transactions_per_s:
+        return result.transactions / result.transactions_per_s
+    if result.bytes_received and result.throughput_mbit_s:
+        return result.bytes_received * 8 / 1e6 / result.throughput_mbit_s
+    return result.elapsed_s or 1.0
+
+
+def result_of(test: str, size_bytes: int, fields: dict) -> NetperfResult:
+    """A run (or a cell) as a record stores it, read back."""
+    names = NetperfResult.__dataclass_fields__.keys() - {"test", "size_bytes"}
+    return NetperfResult(test, size_bytes, **{name: fields.get(name) for name in names})
 
 
 def parse_version(text: str) -> str:

@@ -10,6 +10,7 @@ import os
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
+from . import netperf
 from .atomic import write_atomic
 from .errors import VnetbenchError
 from .model import Cell
@@ -49,7 +50,10 @@ def read_optional_json(path: str) -> dict | None:
 # report) goes on with the cells that exist; `python -m vnetbench prepare` sets its block to
 # run again. Records of schema 1 (no schema_version; a failed one {"failed": true, ...}) are
 # upgraded as they are read.
-SCHEMA_VERSION = 2
+# Schema 3: a cell's rates are total work over total time, and a latency percentile netperf
+# could not compute is null (schema 2 held the mean of the runs' rates, and such percentiles as
+# 0); a record of schema 2 is read with its figures estimated anew from its runs.
+SCHEMA_VERSION = 3
 MEASURED, FAILED = "measured", "failed"
 _FAILED_MAX = 4096  # bytes: a failed cell's record is small; a measured one holds raw output
 
@@ -106,7 +110,31 @@ def record_of(data: dict, where: str = "a record") -> CellRecord:
             raise RecordError(f"{where}: status {status!r}, not {MEASURED!r} or {FAILED!r}")
     skip = {"schema_version", "status", "failed", "platform", "test", "size_bytes", "rep", "measurement"}
     fields = {key: value for key, value in data.items() if key not in skip}
+    if version < 3 and status == MEASURED:
+        fields = reestimated(cell, fields)
     return CellRecord(cell, status, data.get("measurement"), fields, version)
+
+
+def reestimated(cell: Cell, fields: dict) -> dict:
+    """A measured record's figures estimated from its runs as this schema does (netperf.combine):
+    a pure function of what the record kept, so that no cell is measured again for it."""
+    runs = [
+        run | {"latency_us": netperf.computable(run["latency_us"], run.get("transactions"))}
+        if run.get("latency_us") else run
+        for run in fields.get("runs") or []
+    ]  # fmt: skip
+    if runs:
+        combined = asdict(
+            netperf.combine([netperf.result_of(cell.test, cell.size_bytes, run) for run in runs])
+        )
+        figures = {key: combined[key] for key in _ESTIMATED if fields.get(key) is not None}
+        return fields | figures | {"runs": runs}
+    if fields.get("latency_us"):
+        return fields | {"latency_us": netperf.computable(fields["latency_us"], fields.get("transactions"))}
+    return fields
+
+
+_ESTIMATED = ("throughput_mbit_s", "transactions_per_s", "send_throughput_mbit_s", "latency_us")
 
 
 def load(path: str) -> CellRecord:

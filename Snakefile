@@ -67,6 +67,7 @@ rule figures:
         ),
         extra_outputs(),
         "results/paper_comparison.md",
+        ["results/variants.md"] if VARIANTS else [],
         "results/provenance.json",
         lambda wildcards: cell_files(),
         plan_files,

@@ -132,8 +132,9 @@ def main() -> None:
     parser.add_argument("--rules", default=";".join(RULES))
     args = parser.parse_args()
     noise = lab_noise(args.results)
+    values, ratios = statistics.median(n[0] for n in noise), statistics.median(n[1] for n in noise)
     print(f"lab noise from {len(noise)} configurations of {args.results}: sd of log values median "
-          f"{statistics.median(n[0] for n in noise):.3f}, of log-ratios {statistics.median(n[1] for n in noise):.3f}")  # fmt: skip
+          f"{values:.3f}, of log-ratios {ratios:.3f}")  # fmt: skip
     for name in args.rules.split(";"):
         stop_level, minimum = RULES[name]
         targets = Targets(0.10, 0.05, minimum, {"native": 24, "other": 24})

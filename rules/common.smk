@@ -73,6 +73,8 @@ def cell_files(figure=None):
 
 # The precision targets that flag a ratio or a value `imprecise`; None without a target.
 RATIO_TARGET = EXPERIMENT.precision.target if EXPERIMENT.precision else None
+# Variant -> the platform it is another setting of (results/variants.md compares them).
+VARIANTS = {p.name: p.variant_of for p in EXPERIMENT.platforms.values() if p.variant_of}
 VALUE_TARGET = EXPERIMENT.precision.value_target if EXPERIMENT.precision else None
 
 

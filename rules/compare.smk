@@ -48,5 +48,33 @@ rule paper_comparison:
         labels=platform_labels,
         target=RATIO_TARGET,
         protocol=protocol_text(),
+        embedded={
+            name: spec.get("embedded") for name, spec in config["platforms"].items()
+        },
     script:
         "../workflow/scripts/paper_comparison.py"
+
+
+# Variants (platforms.*.variant_of): A and B measured in the same blocks.
+rule variants:
+    input:
+        lambda wildcards: cell_files(),
+    output:
+        csv="results/variants.csv",
+        md=report(
+            "results/variants.md",
+            caption="../report/variants.rst",
+            category="Variants",
+        ),
+    log:
+        "results/logs/variants.log",
+    localrule: True
+    conda:
+        "../environment.yml"
+    params:
+        variants=VARIANTS,
+        metric_of={f.test: f.metric for f in EXPERIMENT.figures.values()},
+        alpha=0.01,
+        margin=0.05,
+    script:
+        "../workflow/scripts/variants.py"

@@ -3,39 +3,64 @@ the command's outputs, exit status and bad-input lines."""
 
 import json
 import math
+import random
 import subprocess
 import sys
 
 import pytest
-from vnetbench.change import Run, compare, differences, geometric_interval, load_run, verdict, welch_log
+from vnetbench import verdicts
+from vnetbench.change import Run, compare, differences, geometric_interval, load_run
+from vnetbench.verdicts import Estimate, benjamini_hochberg, holm, welch
 
 from .conftest import ROOT
 
 
 def test_welch_on_logs_matches_a_hand_computation():
     a, b = [100.0, 110.0, 90.0, 100.0], [80.0, 88.0, 72.0, 80.0]  # B is A x 0.8, same spread
-    ratio, low, high, p = welch_log(a, b)
+    estimate = welch(a, b)
+    ratio, low, high = verdicts.interval(estimate)
     assert ratio == pytest.approx(0.8)
     logs = [math.log(x) for x in a]
     se = math.sqrt(2 * (sum((x - sum(logs) / 4) ** 2 for x in logs) / 3) / 4)
     # equal variances and counts: Welch's df is 2(n-1) = 6, t(0.975, 6) = 2.447
+    assert estimate.df == pytest.approx(6) and estimate.se == pytest.approx(se)
     assert math.log(high / ratio) == pytest.approx(2.447 * se, rel=1e-3)
-    assert low < 0.8 < high < 1 and p < 0.01
-    assert math.isnan(welch_log([1.0], [2.0, 3.0])[0])  # too few to say
+    assert welch([1.0], [2.0, 3.0]) == "too_few"
+    assert welch([5.0, 5.0], [4.0, 4.0]) == "no_spread"  # not p = 0
 
 
-@pytest.mark.parametrize(
-    "metric, ratio, low, high, p, expected",
-    [
-        ("throughput_mbit_s", 0.80, 0.75, 0.85, 0.001, "slower"),
-        ("throughput_mbit_s", 1.25, 1.20, 1.30, 0.001, "faster"),
-        ("p50_latency_us", 1.25, 1.20, 1.30, 0.001, "slower"),  # more latency is worse
-        ("throughput_mbit_s", 0.95, 0.93, 0.97, 0.001, "same"),  # significant but below the minimum effect
-        ("throughput_mbit_s", 0.80, 0.60, 1.05, 0.08, "undecided"),  # large but not significant
-    ],
-)
-def test_a_change_counts_only_when_significant_and_large_enough(metric, ratio, low, high, p, expected):
-    assert verdict(metric, ratio, low, high, p, alpha=0.01, min_effect=0.10) == expected
+def test_holm_and_benjamini_hochberg_match_published_values():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # Holm: sorted 0.005 x4, 0.01 x3, 0.03 x2, 0.04 x1, made monotone.
+    assert holm(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    # BH: sorted 0.005 x4/1, 0.01 x4/2, 0.03 x4/3, 0.04 x4/4, made monotone from the top.
+    assert benjamini_hochberg(p) == pytest.approx([0.02, 0.04, 0.04, 0.02])
+
+
+def test_a_change_must_exceed_the_minimum_effect_not_merely_be_significant():
+    tight = 0.01  # a standard error of 1% on the log scale
+    five_percent = Estimate(math.log(0.95), tight, 30)
+    twenty_percent = Estimate(math.log(0.80), tight, 30)
+    assert verdicts.beyond_margin_p(five_percent, 0.10) > 0.5  # well inside the margin
+    assert verdicts.beyond_margin_p(twenty_percent, 0.10) < 1e-6
+    assert verdicts.verdict(five_percent, 1.0, 0.01, 0.10, better_when_higher=True) == "same"
+    assert verdicts.verdict(twenty_percent, 1e-7, 0.01, 0.10, better_when_higher=True) == "slower"
+    assert verdicts.verdict(twenty_percent, 1e-7, 0.01, 0.10, better_when_higher=False) == "faster"
+    wide = Estimate(math.log(0.9), 0.2, 5)
+    assert verdicts.verdict(wide, 1.0, 0.01, 0.10, True) == "imprecise"
+    straddling = Estimate(math.log(0.9), 0.02, 30)  # narrow, but across the 10% line
+    assert verdicts.verdict(straddling, 1.0, 0.01, 0.10, True) == "undecided"
+
+
+def test_drift_between_runs_is_found_beyond_the_repetitions_and_not_invented():
+    rng = random.Random(7)
+    quiet = [Estimate(rng.gauss(0, 0.01), 0.01, 10) for _ in range(40)]
+    assert verdicts.drift(quiet) < 0.005  # the repetitions explain the spread
+    drifting = [Estimate(rng.gauss(0, 0.05), 0.01, 10) for _ in range(40)]
+    assert 0.035 < verdicts.drift(drifting) < 0.07  # an SD of 5% between runs
+    shifted = [Estimate(math.log(0.7) + rng.gauss(0, 0.01), 0.01, 10) for _ in range(40)]
+    assert verdicts.drift(shifted) < 0.005  # a change of the whole family is no drift
+    assert math.isnan(verdicts.drift(quiet[:5]))  # too few configurations to say
 
 
 def records(platform: str, rates: list[float], size=1, test="TCP_RR", start_second=0, **extra) -> list[dict]:
@@ -56,11 +81,37 @@ def test_the_relative_comparison_cancels_a_machine_that_is_simply_slower():
         "B",
         records("native", [v * 0.8 for v in native]) + records("xen", [v * 0.8 for v in xen], start_second=1),
     )
-    changes = {(c.kind, c.platform): c for c in compare(a, b) if c.metric == "throughput_mbit_s"}
-    assert changes[("absolute", "native")].verdict == "slower"
+    comparison = compare(a, b)
+    changes = {(c.kind, c.platform): c for c in comparison.changes if c.metric == "throughput_mbit_s"}
+    assert changes[("absolute", "native")].verdict == "slower" and changes[("absolute", "native")].gates
     assert changes[("absolute", "xen")].verdict == "slower"
     relative = changes[("relative", "xen")]
-    assert relative.ratio == pytest.approx(1.0) and relative.verdict == "same"
+    assert relative.ratio == pytest.approx(1.0) and relative.verdict == "same" and not relative.gates
+    assert comparison.gated_tests == 3 and comparison.tests == 3
+
+
+def test_a_metric_that_repeats_another_is_tested_once():
+    """A request/response test's Mbit/s is its transactions/s times a constant: one test."""
+    rates = [100.0, 104.0, 97.0, 101.0]
+    a = Run("A", records("native", rates, transactions_per_s=None))
+    a = Run("A", [r | {"transactions_per_s": r["throughput_mbit_s"] * 62.5} for r in a.records])
+    comparison = compare(a, a)
+    assert {c.metric for c in comparison.changes} == {"throughput_mbit_s"}
+    assert comparison.redundant == {(("native", "TCP_RR", 1), "transactions_per_s"): "throughput_mbit_s"}
+
+
+def test_replicates_put_the_spread_between_runs_in_the_interval():
+    """Each side's runs agree within themselves, but the runs differ from each other by 15%: with
+    one run per side that looks like a change; with two runs per side it is drift."""
+
+    def run(name, level):
+        return Run(name, records("native", [level * (1 + 0.002 * i) for i in range(6)]))
+
+    single = compare(run("A", 100.0), run("B", 85.0)).changes[0]
+    assert single.verdict == "slower" and single.n_a == 6  # one config: no drift estimate
+    replicated = compare([run("A1", 100.0), run("A2", 85.0)], [run("B1", 86.0), run("B2", 99.0)])
+    assert replicated.replicated and replicated.changes[0].n_a == 2
+    assert replicated.changes[0].verdict in ("imprecise", "undecided") and not replicated.changes[0].gates
 
 
 def test_what_a_and_b_measured_differently_is_named():
@@ -115,15 +166,18 @@ def test_the_command_writes_its_files_and_fails_on_a_regression(tmp_path):
     )
     done = compare_command(a, same, "--out", tmp_path / "out1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "0 gating regressions" in done.stderr
+    assert "0 gated regressions" in done.stderr
     done = compare_command(a, slow, "--out", tmp_path / "out2", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     summary = (tmp_path / "out2" / "summary.md").read_text()
+    assert summary.splitlines()[2].startswith("**1 gated tests** (throughput_mbit_s): the family-wise error")
     assert (
-        "## Regressions (slower): 1" in summary
-        and "| vnetbench commit **(differs)** | abc | def |" in summary
+        "## Gated regressions: 1" in summary and "| vnetbench commit **(differs)** | abc | def |" in summary
     )
-    assert (tmp_path / "out2" / "changes.csv").read_text().count("slower") == 1
+    table = (tmp_path / "out2" / "changes.csv").read_text()
+    assert table.splitlines()[0].endswith("p_value,p_holm,p_bh,verdict,gates") and table.count("slower") == 1
+    done = compare_command(f"{a},{same}", f"{slow},{slow}", "--out", tmp_path / "out3", cwd=tmp_path)
+    assert "2 runs" in (tmp_path / "out3" / "summary.md").read_text(), done.stderr
     assert (tmp_path / "out2" / "tcp_rr.pdf").read_bytes().startswith(b"%PDF")
 
 

@@ -312,3 +312,31 @@ def test_every_schema_property_has_a_description():
 
     walk(schema, "")
     assert not missing
+
+
+def test_a_variant_is_another_setting_of_a_platform_on_its_hosts():
+    experiment = load_experiment(check_yaml_file(str(ROOT / "config" / "variants.yaml")))
+    one_cpu = experiment.platforms["native_one_cpu"]
+    assert one_cpu.variant_of == "native" and one_cpu.netperf_options == ("-T", "1,1")
+    assert experiment.measurement("native_one_cpu", "TCP_RR", 1).netperf_options == ("-T", "1,1")
+    assert experiment.measurement("native_again", "TCP_RR", 1) == experiment.measurement(
+        "native", "TCP_RR", 1
+    )
+    assert {"native", "native_again", "native_one_cpu"} <= set(experiment.block_members)
+
+    def variant(**spec):
+        config = tiny_config()
+        config["platforms"]["b"] = {"label": "B", **copy.deepcopy(config["platforms"]["native"]), **spec}
+        return config
+
+    cases = [
+        (variant(variant_of="nope"), "platforms.b.variant_of: 'nope' is no other platform"),
+        (variant(variant_of="b"), "platforms.b.variant_of: 'b' is no other platform"),
+        (variant(variant_of="native", server={"host": "local", "address": "127.0.0.2"}),
+         "platforms.b.variant_of: its client and server differ from native's"),
+        (variant(variant_of="native", netperf_options=["-l", "3"]),
+         "platforms.b.netperf_options[0]: '-l' is set by the cell"),
+    ]  # fmt: skip
+    for config, message in cases:
+        with pytest.raises(ConfigError, match="^" + re.escape(message)):
+            load(config)

@@ -235,3 +235,30 @@ def test_the_command_asks_for_the_extra_metrics_only_when_wanted():
     both = netperf.command("TCP_RR", 1, 1, "h", 1, latency=True, cpu=True)
     assert both[: both.index("--")].count("-c") == 1 and "-C" in both
     assert all(selector in both[-1].split(",") for selector in ("P99_LATENCY", "LOCAL_SD", "SD_UNITS"))
+
+
+def test_a_percentile_netperf_could_not_compute_is_missing_not_zero():
+    """A 50 MB run completes one transaction; netperf's histogram then reports P50 = 0 us."""
+    text = (DATA / "tcp_rr_50m_latency_one_transaction.out").read_text()
+    result = parse_result("TCP_RR", 52428800, text, latency=True, cpu=True)
+    assert result.transactions == 1
+    assert result.latency_us["p50"] is None and result.latency_us["p99"] is None
+    assert result.latency_us["mean"] == 60491.0  # the mean of one transaction is its latency
+    text = (DATA / "tcp_rr_64_latency_cpu.out").read_text()
+    assert all(parse_result("TCP_RR", 64, text, latency=True, cpu=True).latency_us.values())
+
+
+def test_a_cells_rate_is_total_work_over_total_time():
+    """Two sized runs of 1,000 transactions, at 1,000/s (1 s) and 3,000/s (1/3 s): together 2,000
+    transactions in 4/3 s, 1,500/s, not the mean of the rates, 2,000/s."""
+    text = (DATA / "tcp_rr_512.out").read_text()
+    one = parse_result("TCP_RR", 512, text)
+    runs = [
+        netperf.NetperfResult(**{**one.__dict__, "transactions": 1000, "transactions_per_s": rate,
+                                 "throughput_mbit_s": rate * 1024 * 8 / 1e6})
+        for rate in (1000.0, 3000.0)
+    ]  # fmt: skip
+    cell = netperf.combine(runs)
+    assert cell.transactions_per_s == pytest.approx(1500.0)
+    assert cell.throughput_mbit_s == pytest.approx(1500.0 * 1024 * 8 / 1e6)
+    assert cell.transactions == 2000

@@ -9,9 +9,10 @@ import shutil
 import subprocess
 import sys
 
-from vnetbench.records import load
+import pytest
+from vnetbench.records import ESTIMATED, SCHEMA_VERSION, load, record_of
 
-from .conftest import ROOT, Workflow, free_port, tiny_config
+from .conftest import DATA, ROOT, Workflow, free_port, tiny_config
 
 # The last version before the model, the lean cell path, precision rounds and the latency and
 # CPU metrics: its records must survive them all.
@@ -62,11 +63,15 @@ def assert_nothing_measured_again(flow: Workflow, before: dict) -> None:
     assert set(after) == set(before)
     for path, record in after.items():
         old = json.loads(before[path])
-        # The same measurement, now with its schema version and what it measured.
-        assert record.schema_version == 2 and record.measurement is not None
-        assert record.as_dict() | {"schema_version": None, "status": None, "measurement": None} == old | {
-            "schema_version": None, "status": None, "measurement": None
-        }  # fmt: skip
+        # The same measurement, now with its schema version and what it measured; its figures
+        # estimated anew from its runs (records.reestimated), its runs as they were measured.
+        assert record.schema_version >= 2 and record.measurement is not None
+        head = ("schema_version", "status", "measurement", *ESTIMATED)
+        assert {k: v for k, v in record.as_dict().items() if k not in head} == {
+            k: v for k, v in old.items() if k not in head and k != "failed"
+        } | ({"runs": record.as_dict()["runs"]} if "runs" in old else {})
+        for run, old_run in zip(record.as_dict().get("runs", []), old.get("runs", []), strict=True):
+            assert run["transactions_per_s"] == old_run["transactions_per_s"]
     assert not (flow.directory / "results" / "replaced").exists()
     # A second upgrade changes nothing.
     upgrade(flow)
@@ -109,4 +114,17 @@ def test_an_upgrade_from_a_job_per_cell_keeps_every_interleaved_cell(tmp_path):
     replaced = sorted((flow.directory / "results" / "replaced").rglob("*.json"))
     assert len(replaced) == 12  # both platforms' records: each block measured anew, whole
     assert {load(str(path)).cell.platform for path in replaced} == {"native", "other"}
-    assert all(load(str(path)).schema_version == 2 for path in flow.records())
+    assert all(load(str(path)).schema_version == SCHEMA_VERSION for path in flow.records())
+
+
+def test_a_schema_2_record_is_read_with_its_rate_estimated_anew_from_its_runs():
+    """A real record of the last version: its rate was the mean of its runs' rates; read now, it
+    is their total work over total time (each run 6,200 transactions), and nothing is measured."""
+    stored = json.loads((DATA / "record_schema2_tcp_rr_256.json").read_text())
+    rates = [run["transactions_per_s"] for run in stored["runs"]]
+    assert stored["transactions_per_s"] == pytest.approx(sum(rates) / len(rates))
+    record = record_of(stored).as_dict()
+    assert record["schema_version"] == SCHEMA_VERSION == 3
+    assert record["transactions_per_s"] == pytest.approx(len(rates) / sum(1 / r for r in rates))
+    assert record["throughput_mbit_s"] == pytest.approx(record["transactions_per_s"] * 512 * 8 / 1e6)
+    assert record["measurement"] == stored["measurement"] and record["runs"][0]["transactions"] == 6200

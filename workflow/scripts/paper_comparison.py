@@ -19,7 +19,9 @@ for figure, (test, metric) in params.figures.items():
                 ratios(figure, test, metric, params.labels, of_figure, denominator, params.target)
             )
 cvs = cv_table(tables, {figure: metric for figure, (_, metric) in params.figures.items()})
-claims = judge_claims(pd.concat(ratio_rows) if ratio_rows else pd.DataFrame(columns=RATIO_COLUMNS))
+claims = judge_claims(
+    pd.concat(ratio_rows) if ratio_rows else pd.DataFrame(columns=RATIO_COLUMNS), embedded=params.embedded
+)
 pd.concat([cvs.assign(part="largest_cv"), claims.assign(part="claims")]).to_csv(
     snakemake.output.csv, index=False
 )

@@ -165,7 +165,8 @@ def judge_claims(
             found,
             worse > len(found) / 2,
             better > len(found) / 2,
-            f"virtualized/native {beyond} below 1 in {worse} of {len(found)} comparisons, above 1 in {better}",
+            f"virtualized/native {beyond} below 1 in {worse} of {len(found)} comparisons, "
+            f"above 1 in {better}",
         )
     )
     # 2. OpenVZ beats Xen, mainly for small and medium messages.

@@ -67,6 +67,7 @@ def load_experiment(config: dict, config_files: list[str] = (), workdir: str = "
             f"{precision['min_repetitions']} is above max_repetitions ({precision['max_repetitions']})",
             "at most precision.max_repetitions",
         )
+    _check_variants(config)
     experiment = experiment_from_validated(config, workdir)
     for name, spec in config["platforms"].items():
         if "max_repetitions" in spec and not precision:
@@ -234,6 +235,42 @@ def _figure(name: str, spec: dict) -> Figure:
     )  # fmt: skip
 
 
+def _check_variants(config: dict) -> None:
+    """Each platform's own netperf options are ones a cell can take; a variant names another
+    platform that is no variant itself, on the same hosts, measured in the same blocks."""
+    platforms = config["platforms"]
+    for name, spec in platforms.items():
+        key = f"platforms.{name}"
+        problem = option_problem(spec.get("netperf_options", []))
+        if problem:
+            index, text = problem
+            raise ConfigError(f"{key}.netperf_options[{index}]", text, allowed_options_text())
+        parent = spec.get("variant_of")
+        if parent is None:
+            continue
+        if parent not in platforms or parent == name:
+            raise ConfigError(
+                f"{key}.variant_of", f"{parent!r} is no other platform", f"one of {sorted(platforms)}"
+            )
+        if platforms[parent].get("variant_of"):
+            raise ConfigError(
+                f"{key}.variant_of", f"{parent!r} is a variant itself", "a platform that is no variant"
+            )
+        where = ("embedded",) if "embedded" in spec else ("client", "server")
+        if any(spec.get(field) != platforms[parent].get(field) for field in where):
+            raise ConfigError(
+                f"{key}.variant_of", f"its {' and '.join(where)} differ from {parent}'s",
+                f"the same {' and '.join(where)} as {parent}: a variant is another setting of the same path",
+            )  # fmt: skip
+        if spec.get("embedded") == "vm" or spec.get("max_repetitions") != platforms[parent].get(
+            "max_repetitions"
+        ):
+            raise ConfigError(
+                f"{key}.variant_of", "a variant is measured in its platform's blocks",
+                "a platform measured in blocks (not vm) and the same max_repetitions as it",
+            )  # fmt: skip
+
+
 def _platform(name: str, spec: dict, testbed: Testbed | None) -> Platform:
     key = f"platforms.{name}"
     if testbed is not None:
@@ -254,6 +291,8 @@ def _platform(name: str, spec: dict, testbed: Testbed | None) -> Platform:
             testbed.host(server, "server", name),
             virtual_machine=spec["embedded"] == "vm",
             max_repetitions=spec.get("max_repetitions"),
+            netperf_options=tuple(spec.get("netperf_options", ())),
+            variant_of=spec.get("variant_of"),
         )
     if "embedded" in spec:
         raise ConfigError(f"{key}.embedded", "only with testbed: embedded", "client and server hosts")
@@ -266,7 +305,10 @@ def _platform(name: str, spec: dict, testbed: Testbed | None) -> Platform:
         raise ConfigError(
             f"platforms.{name}.server.address", "missing", "the address netperf targets on the server"
         )
-    return Platform(name, spec["label"], client, server, max_repetitions=spec.get("max_repetitions"))
+    return Platform(
+        name, spec["label"], client, server, max_repetitions=spec.get("max_repetitions"),
+        netperf_options=tuple(spec.get("netperf_options", ())), variant_of=spec.get("variant_of"),
+    )  # fmt: skip
 
 
 def _host(key: str, name: str, spec: dict) -> Host:

@@ -64,6 +64,10 @@ class Platform:
     virtual_machine: bool = False
     # With a precision target: this platform's own cap on repetitions (None: the target's).
     max_repetitions: int | None = None
+    # Global netperf options its cells add to the experiment's (a variant's setting).
+    netperf_options: tuple[str, ...] = ()
+    # A variant: the platform it is another setting of (same hosts, same blocks), else None.
+    variant_of: str | None = None
 
 
 # Metrics beyond the paper's that a figure may ask for (request/response tests only).
@@ -326,7 +330,7 @@ def measurement_for(
         test=test,
         size_bytes=size_bytes,
         duration=duration,
-        netperf_options=tuple(netperf_options),
+        netperf_options=(*netperf_options, *platform.netperf_options),
         client=platform.client.measured_as,
         netperf=platform.client.netperf,
         server_address=platform.server.address,

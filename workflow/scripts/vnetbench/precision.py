@@ -12,8 +12,9 @@ drift cancels. Precision is the relative half-width of a 95% interval:
 After each round the plan adds blocks where a configuration or a ratio misses its target
 and its repetitions are below their maximum. The size of the step is what the current
 precision predicts (the half-width shrinks as 1/sqrt(n)), at most doubling n per round.
-Stopping when a target is met biases coverage a little (optional stopping); the minimum
-number of repetitions keeps that small, and the report says so.
+Stopping when a target is met biases coverage (optional stopping: a stop is likelier where the
+first repetitions happened to agree); a minimum of 10 repetitions keeps the reported 95%
+intervals at about 95% at the lab's noise (bench/coverage.py), and the report says so.
 
 Pure functions of records; no numpy.
 """

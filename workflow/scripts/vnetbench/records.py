@@ -127,14 +127,14 @@ def reestimated(cell: Cell, fields: dict) -> dict:
         combined = asdict(
             netperf.combine([netperf.result_of(cell.test, cell.size_bytes, run) for run in runs])
         )
-        figures = {key: combined[key] for key in _ESTIMATED if fields.get(key) is not None}
+        figures = {key: combined[key] for key in ESTIMATED if fields.get(key) is not None}
         return fields | figures | {"runs": runs}
     if fields.get("latency_us"):
         return fields | {"latency_us": netperf.computable(fields["latency_us"], fields.get("transactions"))}
     return fields
 
 
-_ESTIMATED = ("throughput_mbit_s", "transactions_per_s", "send_throughput_mbit_s", "latency_us")
+ESTIMATED = ("throughput_mbit_s", "transactions_per_s", "send_throughput_mbit_s", "latency_us")
 
 
 def load(path: str) -> CellRecord:

@@ -14,8 +14,9 @@ stated minimum effect, and many tests at once are corrected for their number.
   run per side, the drift of a family (one test, metric and kind over its sizes and platforms) is
   estimated from how far its configurations' B/A spread beyond their own intervals (a robust
   random-effects variance: the tau that brings the MAD of the standardized log-ratios around
-  their median to that of a standard normal) and added to each configuration's variance. A change that moves the whole
-  family together (a slower kernel) shifts the median, not the spread, and stays visible.
+  their median to that of a standard normal) and added to each configuration's variance. A
+  change that moves the whole family together (a slower kernel) shifts the median, not the
+  spread, and stays visible.
 
 Pure functions, no numpy.
 """

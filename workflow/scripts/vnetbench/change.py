@@ -111,6 +111,7 @@ class Comparison:
     replicated: bool  # several runs per side: their spread is the interval's
     drift: dict[tuple[str, str, str], float]  # (kind, test, metric) -> between-run SD of log B/A
     drift_share: dict[tuple[str, str, str], float]  # -> share of the variance of B/A that is drift
+    shift: dict[tuple[str, str, str], float]  # -> the family's median B/A: where it moved as a whole
     # (configuration, metric) -> the metric it repeats in that configuration (tested once, as that one)
     redundant: dict[tuple[tuple[str, str, int], str], str]
     gate: tuple[str, ...]
@@ -174,7 +175,7 @@ def compare(a: Run | list[Run], b: Run | list[Run], baseline: str = "native", al
                 rows.append(("relative", key, metric, *relative, relative_min_effect))
     rows = [row for row in rows if any(row[3]) and any(row[4])]
     estimates = [verdicts.welch(*(_sample(side, replicated) for side in row[3:5])) for row in rows]
-    drift, share = {}, {}
+    drift, share, shift = {}, {}, {}
     if not replicated:
         for family in dict.fromkeys(_family(row) for row in rows):
             found = [
@@ -182,6 +183,7 @@ def compare(a: Run | list[Run], b: Run | list[Run], baseline: str = "native", al
                 if _family(row) == family and isinstance(e, verdicts.Estimate)
             ]  # fmt: skip
             drift[family] = tau = verdicts.drift(found)
+            shift[family] = math.exp(statistics.median(e.log_ratio for e in found)) if found else math.nan
             sampling = statistics.median(e.se**2 for e in found) if found else math.nan
             share[family] = tau**2 / (tau**2 + sampling) if tau > 0 else 0.0 if tau == 0 else math.nan
     widened = [
@@ -213,7 +215,7 @@ def compare(a: Run | list[Run], b: Run | list[Run], baseline: str = "native", al
                    ratio, low, high, drift.get((kind, key[1], metric), 0.0), p.get(i, math.nan),
                    holm.get(i, math.nan), bh.get(i, math.nan), found, regression)
         )  # fmt: skip
-    return Comparison(changes, replicated, drift, share, redundant, gate, alpha, min_effect,
+    return Comparison(changes, replicated, drift, share, shift, redundant, gate, alpha, min_effect,
                       relative_min_effect, baseline)  # fmt: skip
 
 

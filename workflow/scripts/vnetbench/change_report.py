@@ -108,6 +108,20 @@ def _drift_lines(c: Comparison) -> list[str]:
             f"(SD of B/A), largest {math.expm1(taus[-1]):.1%} ({worst[0]} {worst[1]} {worst[2]}); it is "
             f"{shares[len(shares) // 2]:.0%} of the variance of a configuration's B/A at the median family."
         )
+    margin = {"absolute": c.min_effect, "relative": c.relative_min_effect}
+    moved = {
+        family: ratio for family, ratio in c.shift.items()
+        if abs(math.log(ratio)) >= math.log1p(margin[family[0]])
+    }  # fmt: skip
+    if moved:
+        named = ", ".join(
+            f"{kind} {test} {metric} {ratio:.2f}x" for (kind, test, metric), ratio in moved.items()
+        )
+        lines.append(
+            f"- **Whole families moved** (median B/A beyond the margin): {named}. With one run per side, a "
+            "machine that was faster or slower and a change that moved everything look alike: the relative "
+            "comparison cancels the machine, and replicates or variants tell the two apart."
+        )
     return lines
 
 

@@ -9,7 +9,7 @@ import vnetbench
 PACKAGE = Path(vnetbench.__file__).parent
 BOTTOM = {"model", "errors", "atomic", "sizes", "stats", "wire", "machine"}
 ANALYSIS = {"aggregate", "comparison", "metrics", "plots", "precision", "provenance", "stats", "summary"}
-ANALYSIS |= {"change", "change_cli"}
+ANALYSIS |= {"change", "change_cli", "change_report", "verdicts", "variants"}
 RUNNING = {"broker", "cell", "guests", "guest_image", "hosts", "lifecycle", "netperf", "netserver"}
 RUNNING |= {
     "preflight",

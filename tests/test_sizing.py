@@ -48,7 +48,9 @@ def test_several_runs_per_cell_are_one_command_and_their_total_work_over_total_t
     assert len(results) == 3 and all(r.transactions == 500 for r in results)
     combined = netperf.combine(results)
     assert combined.transactions == 1500
-    assert combined.transactions_per_s == pytest.approx(1500 / sum(500 / r.transactions_per_s for r in results))
+    assert combined.transactions_per_s == pytest.approx(
+        1500 / sum(500 / r.transactions_per_s for r in results)
+    )
     # A run that fails stops the cell with its exit code, as a single run would.
     broken = Measurement("TCP_RR", 1, 1, (), "local", "netperf", "127.0.0.1", 1, run_length=0.02, runs=3)
     done = LocalSession(Host("client", "local")).run(
@@ -87,9 +89,9 @@ def test_sized_runs_end_to_end_calibrated_once_and_pinned(workflow):
         assert record["run"] == {"kind": "sized", "amount": amount, "target_s": 0.05, "runs": 2}
         assert record["transactions"] == 2 * amount and f"-l -{amount}" in record["command"]
         assert [run["transactions"] for run in record["runs"]] == [amount, amount]
-        assert record["transactions_per_s"] == pytest.approx(
-            sum(run["transactions_per_s"] for run in record["runs"]) / 2
-        )
+        # Total work over total time: each run did `amount` transactions in its time.
+        seconds = sum(amount / run["transactions_per_s"] for run in record["runs"])
+        assert record["transactions_per_s"] == pytest.approx(2 * amount / seconds)
         assert all("TRANSACTION_RATE=" in run["raw_output"] for run in record["runs"])
         assert record["calibration"]["rate"] == calibration["transactions_per_s"]
 

@@ -70,6 +70,8 @@ command -v timeout >/dev/null || missing+=(coreutils)
 # The vm platform: QEMU, and readelf to find the guest binaries' libraries.
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 command -v readelf >/dev/null || missing+=(binutils)
+# The uml platform (config/uml.yaml): a User-mode Linux guest kernel.
+command -v linux.uml >/dev/null || missing+=(user-mode-linux)
 # Today's data paths (config/datapaths.yaml): NAT rules, WireGuard's tools (and its userspace
 # implementation, for a kernel without WireGuard), and the offloads provenance records.
 command -v nft >/dev/null || [ -x /usr/sbin/nft ] || missing+=(nftables)

@@ -22,6 +22,8 @@ RUNNING |= {
     "datapaths",
     "blocks",
     "lab",
+    "uml",
+    "noxstate",
 }
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from .datapaths import PATHS
 from .errors import VnetbenchError
+from .lab import OPTIONAL
 from .model import (
     LOCAL,
     RR_TESTS,
@@ -346,7 +346,7 @@ def _testbed(config: dict, workdir: str) -> Testbed | None:
             )
         return None
     kinds = {spec.get("embedded") for spec in config["platforms"].values()}
-    return for_workdir(workdir, config["link_rate"], tuple(kind for kind in PATHS if kind in kinds))
+    return for_workdir(workdir, config["link_rate"], tuple(kind for kind in OPTIONAL if kind in kinds))
 
 
 def guest_settings(config: dict) -> GuestSettings:

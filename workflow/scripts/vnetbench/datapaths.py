@@ -40,7 +40,9 @@ from .netns import (
     veth,
 )
 
-PATHS = lab.OPTIONAL  # the lab's rows (vnetbench.lab): ends, builder, NAT view, shared devices
+# The lab's rows (vnetbench.lab) built here: ends, builder, NAT view, shared devices (the uml
+# platform's guests boot in vnetbench.uml).
+PATHS = tuple(kind for kind in lab.OPTIONAL if lab.PATH[kind].builder != "uml")
 NAT_A, NAT_B, PUBLISHED = lab.NAT_A, lab.NAT_B, lab.PUBLISHED
 # Each node's data address (vnetbench.lab).
 DATA_ADDRESS = {node.name: node.address for node in lab.NODES}

@@ -15,8 +15,10 @@ class Node:
     name: str  # its namespace is {prefix}-{name}
     title: str
     address: str  # where data reaches it
-    mgmt: int | None  # the host part of its management address; None: no sshd (a path's machine)
-    # A QEMU guest runs inside this machine's namespace; its SSH is forwarded from there.
+    mgmt: int | None  # the host part of its management address; None: no sshd of its own
+    # A guest runs inside this machine's namespace, not in a namespace of its own: a QEMU guest
+    # (no sshd of its own: SSH forwarded from the machine) or a User-mode Linux guest (its own
+    # sshd, on the management network through a tap).
     machine: str | None = None
     # A machine's bridge: fixed, locally administered (see testbed._build).
     mac: str | None = None
@@ -28,8 +30,9 @@ class Path:
 
     kind: str  # the config's `embedded:`
     ends: tuple[str, str]  # (client, server)
-    # Who builds it: "paper" (with A and B, always), "guest" (QEMU, booted by its first cell), or
-    # the name of its builder in vnetbench.datapaths (built only when a platform names it).
+    # Who builds it: "paper" (with A and B, always), "guest" (QEMU, booted by its first cell),
+    # "uml" (User-mode Linux guests, booted with the testbed: vnetbench.uml), or the name of its
+    # builder in vnetbench.datapaths (built only when a platform names it).
     builder: str
     machines: tuple[str, ...] = ()  # namespaces of its own besides its ends (no sshd)
     # The server as a client sees it, where NAT publishes it: address and ports.
@@ -66,6 +69,8 @@ NODES = (
     Node("ob", "VXLAN endpoint on B", "198.18.13.2", 23),
     Node("wa", "WireGuard endpoint on A", "198.18.15.2", 24),
     Node("wb", "WireGuard endpoint on B", "198.18.16.2", 25),
+    Node("ua", "User-mode Linux guest on A", "198.18.0.51", 26, machine="a"),
+    Node("ub", "User-mode Linux guest on B", "198.18.0.52", 27, machine="b"),
 )
 MGMT_NODE = "mgmt"  # the management network's bridge namespace: no node of its own
 
@@ -85,6 +90,7 @@ PATHS = (
     Path("ipvlan", ("ia", "ib"), "stacked", shared=("br0", "wire")),
     Path("vxlan", ("oa", "ob"), "vxlan", shared=("br0", "wire", "vx0", "ov0", "vo")),
     Path("wireguard", ("wa", "wb"), "wireguard", shared=("br0", "wire", "vw")),
+    Path("uml", ("ua", "ub"), "uml", shared=("br0", "wire")),
 )
 
 NODE = {node.name: node for node in NODES}
@@ -96,6 +102,16 @@ def hosts_of(kinds: tuple[str, ...]) -> list[str]:
     """The nodes with an sshd of a lab with the paper's paths and the optional `kinds`, in order."""
     wanted = {end for path in PATHS if path.builder == "paper" or path.kind in kinds for end in path.ends}
     return [node.name for node in NODES if node.name in wanted and node.mgmt is not None]
+
+
+def has_netns(node: str) -> bool:
+    """Whether the node is a namespace of its own (a guest runs inside its machine's)."""
+    return NODE[node].machine is None
+
+
+def uml_guests(kinds: tuple[str, ...]) -> list[str]:
+    """The User-mode Linux guests a lab with the optional `kinds` boots."""
+    return [end for kind in kinds if PATH[kind].builder == "uml" for end in PATH[kind].ends]
 
 
 def machines_of(kinds: tuple[str, ...]) -> list[str]:

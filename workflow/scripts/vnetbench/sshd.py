@@ -8,7 +8,7 @@ import os
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import VnetbenchError
@@ -70,6 +70,7 @@ class SSHServer:
     address: str
     port: int
     client_key: Path  # whose public half is the only authorized key
+    environment: dict = field(default_factory=dict)  # set in every session (SetEnv)
 
     @property
     def host_key(self) -> Path:
@@ -92,6 +93,7 @@ class SSHServer:
                 host_key=self.host_key,
                 authorized_keys=authorized,
             )
+            + "".join(f"SetEnv {name}={value}\n" for name, value in self.environment.items())
         )
 
     def known_hosts_line(self) -> str:

@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import datapaths, lab
+from . import datapaths, lab, uml
 from .model import Host
 from .netns import TestbedError, bridged_end, ip_in, link_exists, machine, routed_end, run, veth
 from .sshd import SSHServer, generate_key, wait_listening
@@ -45,8 +45,9 @@ from .sshd import SSHServer, generate_key, wait_listening
 PLATFORM_NODES = {path.kind: path.ends for path in lab.PATHS}
 DATA_ADDRESS = {node.name: node.address for node in lab.NODES}
 # QEMU guests (guests.py) run inside their machine's namespace, booted on first use; their
-# SSH is forwarded from the machine's management address.
-GUEST_MACHINE = {node.name: node.machine for node in lab.NODES if node.machine}
+# SSH is forwarded from the machine's management address. (User-mode Linux guests, uml.py,
+# run inside their machine's namespace too, but have an sshd of their own.)
+GUEST_MACHINE = {node.name: node.machine for node in lab.NODES if node.machine and node.mgmt is None}
 GUEST_SSH_PORT = 2222
 
 
@@ -64,8 +65,12 @@ class Testbed:
 
     @property
     def all_netns(self) -> set[str]:
-        nodes = [*self.nodes, *lab.machines_of(self.paths)]
+        nodes = [node for node in self.nodes if lab.has_netns(node)] + lab.machines_of(self.paths)
         return {self.netns(node) for node in nodes} | {self.mgmt_netns}
+
+    @property
+    def uml_guests(self) -> list[str]:
+        return lab.uml_guests(self.paths)
 
     @property
     def prefix(self) -> str:
@@ -119,7 +124,10 @@ class Testbed:
         )
 
     def sshd(self, node: str) -> SSHServer:
-        return SSHServer(self.state_dir / "sshd" / node, self.mgmt_address(node), 22, self.client_key)
+        environment = uml.GUEST_ENVIRONMENT if node in self.uml_guests else {}
+        return SSHServer(
+            self.state_dir / "sshd" / node, self.mgmt_address(node), 22, self.client_key, environment
+        )
 
 
 def for_workdir(
@@ -142,10 +150,13 @@ def is_up(testbed: Testbed) -> bool:
     state = testbed.state_dir / "state.json"
     if not state.exists():
         return False
-    pids = json.loads(state.read_text()).get("sshd_pids", {})
-    if not testbed.all_netns <= set(namespaces(testbed)) or set(pids) != set(testbed.nodes):
+    kept = json.loads(state.read_text())
+    pids, guests = kept.get("sshd_pids", {}), kept.get("uml", {})
+    if not testbed.all_netns <= set(namespaces(testbed)) or set(pids) | set(guests) != set(testbed.nodes):
         return False
-    return all(process_name(pid) == "sshd" for pid in pids.values())
+    return all(process_name(pid) == "sshd" for pid in pids.values()) and all(
+        uml.alive(guest["pid"]) for guest in guests.values()
+    )
 
 
 def process_name(pid: int) -> str | None:
@@ -178,10 +189,11 @@ def up(testbed: Testbed, log=print) -> None:
     try:
         _build(testbed)
         pids = _start_sshds(testbed)
+        guests = uml.boot(testbed, testbed.uml_guests, log) if testbed.uml_guests else {}
     except BaseException:
         down(testbed, log)
         raise
-    (testbed.state_dir / "state.json").write_text(json.dumps({"sshd_pids": pids}, indent=1))
+    (testbed.state_dir / "state.json").write_text(json.dumps({"sshd_pids": pids, "uml": guests}, indent=1))
     log(f"testbed {testbed.prefix} up in {time.monotonic() - began:.1f} s")
 
 
@@ -208,7 +220,7 @@ def _build(testbed: Testbed) -> None:
     ip_in(None, "addr", "add", f"{testbed.mgmt_net}.1/24", "dev", testbed.root_link)
     ip_in(None, "link", "set", testbed.root_link, "up")
     ip_in(mgmt, "link", "set", "root", "master", "br0", "up")
-    for node in nodes:
+    for node in filter(lab.has_netns, nodes):
         veth(testbed.netns(node), "mgmt0", mgmt, f"h-{node}")
         ip_in(mgmt, "link", "set", f"h-{node}", "master", "br0", "up")
         ip_in(testbed.netns(node), "addr", "add", f"{testbed.mgmt_address(node)}/24", "dev", "mgmt0")
@@ -226,7 +238,8 @@ def _build(testbed: Testbed) -> None:
         peer_subnet = 3 - subnet
         ip_in(ns, "route", "add", f"198.18.{peer_subnet}.0/24", "via", DATA_ADDRESS[peer])
     for kind in testbed.paths:
-        datapaths.build(testbed, kind)
+        if lab.PATH[kind].builder != "uml":  # booted once the sshds' keys exist (up)
+            datapaths.build(testbed, kind)
 
 
 # A bridge without an address of its own takes the lowest of its ports' and changes it when a
@@ -243,6 +256,8 @@ def _start_sshds(testbed: Testbed) -> dict[str, int]:
         server = testbed.sshd(node)
         server.prepare()
         known_hosts.append(server.known_hosts_line())
+        if not lab.has_netns(node):
+            continue  # a User-mode Linux guest's: it runs inside the guest (uml.boot)
         processes[node] = server.start(
             prefix=["ip", "netns", "exec", testbed.netns(node)], log=server.directory / "sshd.log"
         )
@@ -310,7 +325,7 @@ def inventory(testbed: Testbed) -> dict:
         host = testbed.host(node, "", "")
         hosts[node] = {
             "what": lab.NODE[node].title + (" (booted by its first cell)" if node in GUEST_MACHINE else ""),
-            "netns": testbed.netns(GUEST_MACHINE.get(node, node)),
+            "netns": testbed.netns(lab.NODE[node].machine or node),
             "ssh_address": f"{host.ssh_host}:{host.port}",
             "data_address": DATA_ADDRESS[node],
             "ssh": (
@@ -328,7 +343,12 @@ def inventory(testbed: Testbed) -> dict:
             if not lab.PATH[name].optional or name in testbed.paths
         },
         "hosts": hosts,
-        "paths": {kind: datapaths.describe(testbed, kind) for kind in testbed.paths}
+        "paths": {
+            kind: uml.describe(testbed, lab.PATH[kind].ends)
+            if lab.PATH[kind].builder == "uml"
+            else datapaths.describe(testbed, kind)
+            for kind in testbed.paths
+        }
         if is_up(testbed)
         else {},
     }

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from vnetbench import netserver, testbed
+from vnetbench import netserver, preflight, testbed
 from vnetbench.hosts import open_session
 from vnetbench.model import Host
 from vnetbench.records import failed_cells
@@ -235,6 +235,20 @@ def workflow(tmp_path):
                 port = spec.get("netserver_port", 12865)
                 host = Host("server", "local", address=spec["address"], netserver_port=port)
                 netserver.stop(open_session(host), host)
+
+
+@contextlib.contextmanager
+def lab_running(experiment):
+    """The experiment's embedded testbed up and its hosts checked (netserver on every server);
+    down afterwards, also on failure, with nothing of it left."""
+    bed = experiment.testbed
+    testbed.up(bed, log=lambda line: None)
+    try:
+        preflight.run(experiment)
+        yield experiment
+    finally:
+        testbed.down(bed, log=lambda line: None)
+        assert leftovers(bed) == []
 
 
 def leftovers(bed: testbed.Testbed) -> list[str]:

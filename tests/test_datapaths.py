@@ -8,11 +8,11 @@ import subprocess
 from dataclasses import replace
 
 import pytest
-from vnetbench import cell, datapaths, preflight, testbed
+from vnetbench import cell, datapaths, testbed
 from vnetbench.config import ConfigError, load_experiment
 from vnetbench.model import Cell, RunSettings
 
-from .conftest import leftovers, tiny_config
+from .conftest import lab_running, leftovers, tiny_config
 
 pytestmark = [
     pytest.mark.root,
@@ -49,13 +49,10 @@ def paths(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("paths")
     experiment = load_experiment(path_config(BUILDABLE), workdir=str(workdir))
     bed = experiment.testbed
-    testbed.up(bed, log=lambda line: None)
     try:
-        preflight.run(experiment)
-        yield experiment
+        with lab_running(experiment):
+            yield experiment
     finally:
-        testbed.down(bed, log=lambda line: None)
-        assert leftovers(bed) == []
         # wireguard-go runs as `wireguard-go -f DEVICE`, its control socket named after DEVICE.
         for host in "ab":
             device = datapaths.wireguard_device(bed, host)

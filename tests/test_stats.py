@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 from vnetbench.aggregate import Thresholds, figure_table
-from vnetbench.comparison import judge_claims, ratios
+from vnetbench.comparison import judge_claims, ratios, stand_ins
 from vnetbench.stats import median_interval, outliers, summarize, t_quantile
 
 
@@ -169,3 +169,10 @@ def test_a_percentile_netperf_could_not_compute_is_a_missing_value_with_a_flag_n
     assert at_50["n"] == 0 and math.isnan(at_50["mean"]) and at_50["flags"].startswith("no_value:1,2")
     assert "p90_latency_us" not in table.index.get_level_values("metric")  # no record has it
     assert not (table["mean"] == 0).any()
+
+
+def test_the_paper_xen_is_stood_for_by_a_guest_kernel_where_the_lab_has_one():
+    kinds = {"native": "native", "openvz": "openvz", "xen": "xen", "uml": "uml"}
+    assert stand_ins(kinds)["xen"] == "uml"
+    assert stand_ins({"native": "native", "xen": "xen"})["xen"] == "xen"
+    assert stand_ins({"native": None, "xen": None})["xen"] == "xen"  # external hosts: by name

@@ -72,6 +72,10 @@ command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 command -v readelf >/dev/null || missing+=(binutils)
 # The uml platform (config/uml.yaml): a User-mode Linux guest kernel.
 command -v linux.uml >/dev/null || missing+=(user-mode-linux)
+# The gvisor platform: gVisor's runtime. The ebpf_routing platform: an assembler for its BPF
+# programs (LLVM's; iproute2's tc loads them).
+command -v runsc >/dev/null || missing+=(runsc)
+command -v llvm-mc >/dev/null || compgen -G "/usr/lib/llvm-*/bin/llvm-mc" >/dev/null || missing+=(llvm)
 # Today's data paths (config/datapaths.yaml): NAT rules, WireGuard's tools (and its userspace
 # implementation, for a kernel without WireGuard), and the offloads provenance records.
 command -v nft >/dev/null || [ -x /usr/sbin/nft ] || missing+=(nftables)

@@ -28,14 +28,22 @@ def test_every_path_is_a_row_its_builder_and_the_testbed_can_use():
                 assert ipaddress.ip_address(path.server_as_seen[key]) in BENCHMARKING
     # Every optional path is built by a builder of vnetbench.datapaths, named in its row, but the
     # User-mode Linux guests, which boot (vnetbench.uml).
-    assert set(datapaths.PATHS) == {"bridge_nat", "macvlan", "ipvlan", "vxlan", "wireguard"}
+    built_here = {"bridge_nat", "macvlan", "ipvlan", "vxlan", "wireguard", "gvisor", "ebpf_routing"}
+    assert set(datapaths.PATHS) == built_here
     assert set(lab.OPTIONAL) == {*datapaths.PATHS, "uml"}
     bed = testbed.for_workdir("/nonexistent", None, lab.OPTIONAL)
-    # The testbed's hosts are every path's ends with an sshd; each a namespace, but a UML guest,
-    # which runs in its machine's; the paths' own machines are namespaces too.
-    assert set(bed.nodes) == {n for p in lab.PATHS for n in p.ends if lab.NODE[n].mgmt is not None}
-    assert bed.uml_guests == ["ua", "ub"]
+    # The testbed's hosts are every path's ends with an sshd, but those of a path this machine
+    # cannot build (named, with what it lacks); each a namespace, but a UML guest, which runs in
+    # its machine's; the paths' own machines are namespaces too.
+    built = [p for p in lab.PATHS if p.kind not in bed.unavailable()]
+    assert set(bed.built) == set(lab.OPTIONAL) - set(bed.unavailable())
+    assert set(bed.nodes) == {n for p in built for n in p.ends if lab.NODE[n].mgmt is not None}
+    if "uml" in bed.built:
+        assert bed.uml_guests == ["ua", "ub"]
     assert not {bed.netns(g) for g in bed.uml_guests} & bed.all_netns
+    # gVisor's sandboxes run their sshd inside, in namespaces of their own.
+    if "gvisor" in bed.built:
+        assert bed.booted("gvisor") == ["sa", "sb"] and {bed.netns("sa"), bed.netns("sb")} <= bed.all_netns
     assert {bed.netns(m) for m in ("na", "nb")} <= bed.all_netns
     # A measurement is tied to its node's title, which a row change must not move.
     assert bed.host("a", "client", "native").measured_as == "embedded machine A"

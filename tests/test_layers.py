@@ -24,6 +24,8 @@ RUNNING |= {
     "lab",
     "uml",
     "noxstate",
+    "gvisor",
+    "ebpf",
 }
 
 

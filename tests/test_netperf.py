@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 from vnetbench import netperf
+from vnetbench.metrics import value
 from vnetbench.netperf import NetperfOutputError, parse_result
 
 from .conftest import DATA
@@ -210,6 +211,15 @@ def test_latency_percentiles_and_cpu_from_a_real_run():
     assert parse_result("TCP_RR", 64, text).latency_us is None
     with pytest.raises(NetperfOutputError, match="lacks MIN_LATENCY"):
         parse_result("TCP_RR", 512, output("tcp_rr_512.out"), latency=True)
+
+
+def test_no_cpu_time_to_read_is_no_cpu_per_transaction():
+    """Inside a gVisor sandbox netperf reads the sandbox's own /proc/stat and reports 0% and a
+    service demand of 0 (a real run's output): no measurement, never a transaction for free."""
+    result = parse_result("TCP_RR", 1, output("tcp_rr_1_latency_cpu_gvisor.out"), latency=True, cpu=True)
+    assert result.cpu["client_util_percent"] == 0 and result.cpu["client_us_per_transaction"] is None
+    assert result.cpu["server_us_per_transaction"] is None and result.transactions_per_s > 0
+    assert value({"cpu": {"client_us_per_transaction": 0.0}}, "client_cpu_us_per_transaction") is None
 
 
 @pytest.mark.parametrize(

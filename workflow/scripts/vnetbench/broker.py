@@ -26,9 +26,10 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
-from . import cell, guests, lifecycle, order, sizing, wire
+from . import cell, ebpf, guests, lifecycle, order, sizing, wire
 from .blocks import PREFLIGHT
 from .errors import VnetbenchError
 from .hosts import KeptShell
@@ -51,6 +52,10 @@ from .records import (
 
 class BrokerError(VnetbenchError):
     """The service could not start."""
+
+
+class PlatformUnavailable(VnetbenchError):
+    """The platform's path could not be built on this machine (what it lacks, in one line)."""
 
 
 class Broker:
@@ -148,6 +153,11 @@ class Broker:
         """A cell ready to run: its platform's kept shell, its calibrated amount (calibrating its
         configuration first if need be) and the facts its record adds."""
         platform = self.experiment.platforms[this.platform]
+        bed = self.experiment.testbed
+        unavailable = bed.unavailable() if bed else {}
+        if platform.embedded in unavailable:  # left out of the testbed (lifecycle said so at its start)
+            lacks = unavailable[platform.embedded]
+            raise PlatformUnavailable(f"platform {this.platform} was not built on this machine: {lacks}")
         run_order = self.experiment.order
         extra = {
             # Idle CPUs held polling (vnetbench.machine): rates depend on it.
@@ -189,7 +199,11 @@ class Broker:
             calibration = calibrate(this, tracked, calibration_runs)
             amount, extra["calibration"] = sizing.amount(calibration, tracked.run_length), _facts(calibration)
             log(f"sized runs of {amount} ({extra['calibration']['source']})")
-        return cell.Entry(this, platform, tracked, shell, amount, extra, log)
+        counters = None
+        if platform.embedded == "ebpf_routing":  # the evidence that the machines' routing was bypassed
+            pids = json.loads((bed.state_dir / "state.json").read_text())["sshd_pids"]
+            counters = partial(ebpf.counters, pids)
+        return cell.Entry(this, platform, tracked, shell, amount, extra, log, counters)
 
     def _here(self, platform) -> bool:
         return self.experiment.testbed is not None or (platform.client.is_local and platform.server.is_local)

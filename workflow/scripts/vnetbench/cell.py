@@ -92,6 +92,7 @@ class Executed:
     finished_at: str
     attempts: int
     machine_cpu: tuple[float, float] | None  # (busy, all) CPU seconds of this machine during it
+    counters: dict | None = None  # what the path's counters (Entry.counters) moved by during it
 
 
 @dataclass
@@ -105,6 +106,8 @@ class Entry:
     amount: int | None = None
     extra: dict | None = None
     log: object = print
+    # The path's own evidence (ebpf.counters): {machine: {counter: value}}, read around each run.
+    counters: object = None
 
 
 def measure(
@@ -118,6 +121,7 @@ def measure(
     hosts_facts: dict | None = None,
     extra: dict | None = None,
     amount: int | None = None,
+    counters=None,
 ) -> dict:
     """Run the cell's netperf and return its record (not yet written: that is the cell job's,
     records.write_json_atomic). `session`: an open connection to the client host to run it on;
@@ -131,7 +135,9 @@ def measure(
     own_session = session is None
     session = session or open_session(platform.client)
     try:
-        done = _execute(cell, platform, measurement, settings, session, amount, log, on_this_machine)
+        done = _execute(
+            cell, platform, measurement, settings, session, amount, log, on_this_machine, counters
+        )
     finally:
         if own_session:
             session.close()
@@ -166,7 +172,7 @@ def measure_block(
             try:
                 done[entry.cell].append(
                     _execute(entry.cell, entry.platform, one_run[entry.cell], settings, entry.session,
-                             entry.amount, entry.log, on_this_machine)
+                             entry.amount, entry.log, on_this_machine, entry.counters)
                 )  # fmt: skip
             except VnetbenchError as error:  # netperf failed, or so did starting netserver again
                 failed[entry.cell] = error
@@ -205,6 +211,7 @@ def _execute(
     amount: int | None,
     log,
     on_this_machine: bool,
+    counters=None,
 ) -> Executed:
     """Run the cell's command (its `measurement.runs` runs) on `session`; retried only where
     netserver was gone and is started again. Raises CellFailed unless it exits 0."""
@@ -214,6 +221,7 @@ def _execute(
     for attempt in range(settings.retries + 1):
         started_at = utc_now()
         before = machine_cpu_seconds() if measurement.cpu and on_this_machine else None
+        counted = counters() if counters else None
         try:
             result = session.run(wrapped, timeout=bound + _SSH_GRACE)
         except CommandTimedOut as error:
@@ -239,7 +247,19 @@ def _execute(
     if result.exit_code != 0:
         raise CellFailed(cell, "netperf failed", result.command, result.exit_code, result.output)
     cpu = None if before is None else (after[0] - before[0], after[1] - before[1])
-    return Executed(result.command, result.output, started_at, finished_at, attempt + 1, cpu)
+    moved = _moved(counted, counters()) if counters else None
+    return Executed(result.command, result.output, started_at, finished_at, attempt + 1, cpu, moved)
+
+
+def _moved(before: dict, after: dict) -> dict:
+    """{machine: {counter: after - before}} (None where a counter could not be read)."""
+    return {
+        machine: {
+            name: None if None in (value, before[machine].get(name)) else value - before[machine][name]
+            for name, value in values.items()
+        }
+        for machine, values in after.items()
+    }
 
 
 def _record(
@@ -281,6 +301,12 @@ def _record(
             "us_per_transaction": busy * 1e6 / parsed.transactions,
             "source": "/proc/stat of the machine, around the run (netperf's set-up and tear-down included)",
         }
+    moved = [run.counters for run in executed if run.counters is not None]
+    if moved:
+        measured["path_counters"] = {
+            machine: {name: _sum(run[machine][name] for run in moved) for name in values}
+            for machine, values in moved[0].items()
+        } | {"source": "each machine's /proc/net (dev, snmp), around each run, netperf's control included"}
     server = platform.server
     record = {
         **asdict(cell),
@@ -323,6 +349,11 @@ def _figures(run: netperf.NetperfResult) -> dict:
     """What a record keeps of one of its cell's runs."""
     skip = {"test", "size_bytes"}
     return {key: value for key, value in asdict(run).items() if value is not None and key not in skip}
+
+
+def _sum(values) -> int | None:
+    values = list(values)
+    return None if None in values else sum(values)
 
 
 def machine_cpu_seconds() -> tuple[float, float]:

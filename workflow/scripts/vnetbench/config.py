@@ -290,6 +290,7 @@ def _platform(name: str, spec: dict, testbed: Testbed | None) -> Platform:
             testbed.host(client, "client", name),
             testbed.host(server, "server", name),
             virtual_machine=spec["embedded"] == "vm",
+            embedded=spec["embedded"],
             max_repetitions=spec.get("max_repetitions"),
             netperf_options=tuple(spec.get("netperf_options", ())),
             variant_of=spec.get("variant_of"),

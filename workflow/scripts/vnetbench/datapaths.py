@@ -15,6 +15,9 @@ own sshd on the management network, as every testbed host), joined by a real ker
 - wireguard: each end behind a veth routed by its machine into a WireGuard tunnel between A
   and B (keys generated per testbed, MTU 1420). The kernel's WireGuard where it has one, else
   wireguard-go (userspace, through TUN), as provenance says.
+- gvisor, ebpf_routing: each end behind a veth routed by its machine, as the openvz platform's
+  containers; gvisor's ends are then sandboxes (vnetbench.gvisor, started with the testbed),
+  ebpf_routing's get eBPF programs that bypass the machines' routing (vnetbench.ebpf).
 
 Addresses are in 198.18.0.0/15 only; everything is in the testbed's namespaces, so `down`
 removes it with them (wireguard-go too: it runs inside machine A's and B's namespaces).
@@ -26,7 +29,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import lab
+from . import ebpf, gvisor, lab
 from .netns import (
     TestbedError,
     address_end,
@@ -41,7 +44,7 @@ from .netns import (
 )
 
 # The lab's rows (vnetbench.lab) built here: ends, builder, NAT view, shared devices (the uml
-# platform's guests boot in vnetbench.uml).
+# platform's guests boot in vnetbench.uml, with nothing to build here).
 PATHS = tuple(kind for kind in lab.OPTIONAL if lab.PATH[kind].builder != "uml")
 NAT_A, NAT_B, PUBLISHED = lab.NAT_A, lab.NAT_B, lab.PUBLISHED
 # Each node's data address (vnetbench.lab).
@@ -56,8 +59,29 @@ def build(testbed, kind: str) -> None:
     """Build the path `kind` between A and B by its row's builder; its end namespaces already
     exist (with lo and their management veth), and so do A's and B's."""
     testbed.state_dir.mkdir(parents=True, exist_ok=True)  # rules and keys are kept there
-    builders = {"bridge_nat": _bridge_nat, "stacked": _stacked, "vxlan": _vxlan, "wireguard": _wireguard}
+    builders = {"bridge_nat": _bridge_nat, "stacked": _stacked, "vxlan": _vxlan, "wireguard": _wireguard,
+                "gvisor": _gvisor, "ebpf": _ebpf}  # fmt: skip
     builders[lab.PATH[kind].builder](testbed, kind)
+
+
+def routed_pair(testbed, kind: str, device: str) -> None:
+    """Each end of `kind` behind a veth routed by its machine (whose side is `device`), as the
+    openvz platform's containers, and each machine's route to the other's end by the wire."""
+    ends = dict(zip(("a", "b"), lab.PATH[kind].ends, strict=True))
+    for host, peer in (("a", "b"), ("b", "a")):
+        ns, subnet = testbed.netns(host), DATA_ADDRESS[ends[host]].rsplit(".", 1)[0]
+        routed_end(ns, device, f"{subnet}.1", testbed.netns(ends[host]), DATA_ADDRESS[ends[host]])
+        peer_subnet = DATA_ADDRESS[ends[peer]].rsplit(".", 1)[0]
+        ip_in(ns, "route", "add", f"{peer_subnet}.0/24", "via", _WIRE[peer])
+
+
+def _gvisor(testbed, kind: str) -> None:
+    routed_pair(testbed, kind, gvisor.VETH)  # the sandboxes start once the sshds' keys exist
+
+
+def _ebpf(testbed, kind: str) -> None:
+    routed_pair(testbed, kind, ebpf.VETH)
+    ebpf.attach(testbed, kind)
 
 
 def _bridge_nat(testbed, kind: str) -> None:
@@ -227,6 +251,10 @@ def describe(testbed, kind: str) -> dict:
     facts = {"devices": devices}
     if kind == "bridge_nat":
         facts["netfilter"] = {m: inside(testbed.netns(m), "nft", "list", "ruleset").stdout for m in carriers}
+    if kind == "gvisor":
+        facts["gvisor"] = gvisor.describe(testbed, list(path.ends))
+    if kind == "ebpf_routing":
+        facts["ebpf"] = ebpf.describe(testbed)
     if kind == "wireguard":
         kernel = Path("/sys/module/wireguard").exists()
         facts["wireguard"] = (

@@ -31,8 +31,10 @@ class Path:
     kind: str  # the config's `embedded:`
     ends: tuple[str, str]  # (client, server)
     # Who builds it: "paper" (with A and B, always), "guest" (QEMU, booted by its first cell),
-    # "uml" (User-mode Linux guests, booted with the testbed: vnetbench.uml), or the name of its
-    # builder in vnetbench.datapaths (built only when a platform names it).
+    # "uml" (User-mode Linux guests, booted with the testbed: vnetbench.uml), "gvisor" (gVisor
+    # sandboxes in routed namespaces, started with the testbed: vnetbench.gvisor), "ebpf"
+    # (vnetbench.ebpf), or the name of its builder in vnetbench.datapaths. All but the paper's
+    # and the QEMU guests' are built only when a platform names them.
     builder: str
     machines: tuple[str, ...] = ()  # namespaces of its own besides its ends (no sshd)
     # The server as a client sees it, where NAT publishes it: address and ports.
@@ -71,6 +73,10 @@ NODES = (
     Node("wb", "WireGuard endpoint on B", "198.18.16.2", 25),
     Node("ua", "User-mode Linux guest on A", "198.18.0.51", 26, machine="a"),
     Node("ub", "User-mode Linux guest on B", "198.18.0.52", 27, machine="b"),
+    Node("sa", "gVisor sandbox on A", "198.18.17.2", 28),
+    Node("sb", "gVisor sandbox on B", "198.18.18.2", 29),
+    Node("ea", "container on A (eBPF host routing)", "198.18.19.2", 30),
+    Node("eb", "container on B (eBPF host routing)", "198.18.20.2", 31),
 )
 MGMT_NODE = "mgmt"  # the management network's bridge namespace: no node of its own
 
@@ -91,6 +97,8 @@ PATHS = (
     Path("vxlan", ("oa", "ob"), "vxlan", shared=("br0", "wire", "vx0", "ov0", "vo")),
     Path("wireguard", ("wa", "wb"), "wireguard", shared=("br0", "wire", "vw")),
     Path("uml", ("ua", "ub"), "uml", shared=("br0", "wire")),
+    Path("gvisor", ("sa", "sb"), "gvisor", shared=("br0", "wire", "vs")),
+    Path("ebpf_routing", ("ea", "eb"), "ebpf", shared=("br0", "wire", "ve")),
 )
 
 NODE = {node.name: node for node in NODES}
@@ -109,9 +117,13 @@ def has_netns(node: str) -> bool:
     return NODE[node].machine is None
 
 
-def uml_guests(kinds: tuple[str, ...]) -> list[str]:
-    """The User-mode Linux guests a lab with the optional `kinds` boots."""
-    return [end for kind in kinds if PATH[kind].builder == "uml" for end in PATH[kind].ends]
+def booted(kinds: tuple[str, ...], builder: str) -> list[str]:
+    """The ends of the optional `kinds` that `builder` boots with the testbed ("uml": User-mode
+    Linux guests; "gvisor": sandboxes), each with its own sshd inside."""
+    return [end for kind in kinds if PATH[kind].builder == builder for end in PATH[kind].ends]
+
+
+BOOTED = ("uml", "gvisor")  # builders whose ends run their sshd inside what they boot
 
 
 def machines_of(kinds: tuple[str, ...]) -> list[str]:

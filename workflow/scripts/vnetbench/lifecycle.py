@@ -65,7 +65,14 @@ def start(experiment: Experiment, preflight_path: str) -> dict:
 
 
 def _platforms(experiment: Experiment, virtual_machine: bool) -> list[Platform]:
-    return [p for p in experiment.platforms.values() if p.virtual_machine == virtual_machine]
+    """The platforms to check and warm up: not those the testbed could not build here (their
+    cells fail naming what is missing; testbed.up said so once)."""
+    unavailable = experiment.testbed.unavailable() if experiment.testbed else {}
+    return [
+        p
+        for p in experiment.platforms.values()
+        if p.virtual_machine == virtual_machine and p.embedded not in unavailable
+    ]
 
 
 def ensure_guests(experiment: Experiment, image: guests.Image, preflight_path: str, log=_say) -> dict:

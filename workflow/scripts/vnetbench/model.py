@@ -62,6 +62,8 @@ class Platform:
     server: Host
     # Its hosts are QEMU guests of the embedded testbed, booted by the first cell that needs them.
     virtual_machine: bool = False
+    # The embedded testbed's path it measures (lab.PATHS), else None.
+    embedded: str | None = None
     # With a precision target: this platform's own cap on repetitions (None: the target's).
     max_repetitions: int | None = None
     # Global netperf options its cells add to the experiment's (a variant's setting).

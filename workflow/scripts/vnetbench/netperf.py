@@ -311,8 +311,10 @@ def _cpu(numbers: dict[str, float], values: dict[str, str], test: str) -> dict:
     }
     if test in RR_TESTS:
         kilobytes = (numbers["REQUEST_SIZE"] + numbers["RESPONSE_SIZE"]) / 1024
-        cpu["client_us_per_transaction"] = numbers["LOCAL_SD"] * kilobytes
-        cpu["server_us_per_transaction"] = numbers["REMOTE_SD"] * kilobytes
+        # A service demand of 0 is netperf finding no CPU time to read (inside a gVisor sandbox,
+        # whose /proc/stat is its own): no measurement, never a transaction that cost nothing.
+        for end, demand in (("client", "LOCAL_SD"), ("server", "REMOTE_SD")):
+            cpu[f"{end}_us_per_transaction"] = numbers[demand] * kilobytes if numbers[demand] > 0 else None
     return cpu
 
 

@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import datapaths, lab, uml
+from . import datapaths, ebpf, gvisor, lab, uml
 from .model import Host
 from .netns import TestbedError, bridged_end, ip_in, link_exists, machine, routed_end, run, veth
 from .sshd import SSHServer, generate_key, wait_listening
@@ -49,6 +49,8 @@ DATA_ADDRESS = {node.name: node.address for node in lab.NODES}
 # run inside their machine's namespace too, but have an sshd of their own.)
 GUEST_MACHINE = {node.name: node.machine for node in lab.NODES if node.machine and node.mgmt is None}
 GUEST_SSH_PORT = 2222
+# What each optional builder needs of this machine: a function naming what is missing, or None.
+MISSING = {"uml": uml.missing, "gvisor": gvisor.missing, "ebpf": ebpf.missing}
 
 
 @dataclass(frozen=True)
@@ -58,19 +60,40 @@ class Testbed:
     link_rate: str | None = None
     paths: tuple[str, ...] = ()  # of lab.OPTIONAL: built besides the paper's platforms
 
+    def unavailable(self) -> dict[str, str]:
+        """The optional paths this machine cannot build, each with what it lacks in one line:
+        they are left out of the testbed, and their cells fail naming it (the others measure)."""
+        found = {}
+        for kind in self.paths:
+            check = MISSING.get(lab.PATH[kind].builder)
+            problem = check() if check else None
+            if problem:
+                found[kind] = problem
+        return found
+
+    @property
+    def built(self) -> tuple[str, ...]:
+        """The optional paths the testbed builds: those configured that this machine can build."""
+        unavailable = self.unavailable()
+        return tuple(kind for kind in self.paths if kind not in unavailable)
+
     @property
     def nodes(self) -> list[str]:
         """The hosts, each a namespace with its own sshd."""
-        return lab.hosts_of(self.paths)
+        return lab.hosts_of(self.built)
 
     @property
     def all_netns(self) -> set[str]:
-        nodes = [node for node in self.nodes if lab.has_netns(node)] + lab.machines_of(self.paths)
+        nodes = [node for node in self.nodes if lab.has_netns(node)] + lab.machines_of(self.built)
         return {self.netns(node) for node in nodes} | {self.mgmt_netns}
+
+    def booted(self, builder: str) -> list[str]:
+        """The ends `builder` (lab.BOOTED) boots, each with its own sshd inside."""
+        return lab.booted(self.built, builder)
 
     @property
     def uml_guests(self) -> list[str]:
-        return lab.uml_guests(self.paths)
+        return self.booted("uml")
 
     @property
     def prefix(self) -> str:
@@ -151,11 +174,15 @@ def is_up(testbed: Testbed) -> bool:
     if not state.exists():
         return False
     kept = json.loads(state.read_text())
-    pids, guests = kept.get("sshd_pids", {}), kept.get("uml", {})
-    if not testbed.all_netns <= set(namespaces(testbed)) or set(pids) | set(guests) != set(testbed.nodes):
+    pids, guests, sandboxes = kept.get("sshd_pids", {}), kept.get("uml", {}), kept.get("gvisor", {})
+    if not testbed.all_netns <= set(namespaces(testbed)) or set(pids) | set(guests) | set(sandboxes) != set(
+        testbed.nodes
+    ):
         return False
-    return all(process_name(pid) == "sshd" for pid in pids.values()) and all(
-        uml.alive(guest["pid"]) for guest in guests.values()
+    return (
+        all(process_name(pid) == "sshd" for pid in pids.values())
+        and all(uml.alive(guest["pid"]) for guest in guests.values())
+        and all(gvisor.alive(sandbox["pid"]) for sandbox in sandboxes.values())
     )
 
 
@@ -185,15 +212,20 @@ def up(testbed: Testbed, log=print) -> None:
         log(f"testbed {testbed.prefix}: cleaning up what an earlier run left")
         down(testbed, log)
     _check_mgmt_net_free(testbed)
+    for kind, problem in testbed.unavailable().items():
+        log(f"platform {kind} cannot be built here, its cells will fail: {problem}")
     began = time.monotonic()
     try:
         _build(testbed)
-        pids = _start_sshds(testbed)
-        guests = uml.boot(testbed, testbed.uml_guests, log) if testbed.uml_guests else {}
+        state = {"sshd_pids": _start_sshds(testbed)}
+        # Booted once the sshds' keys exist: their sshds run inside.
+        for builder, module in (("uml", uml), ("gvisor", gvisor)):
+            nodes = testbed.booted(builder)
+            state[builder] = module.boot(testbed, nodes, log) if nodes else {}
     except BaseException:
         down(testbed, log)
         raise
-    (testbed.state_dir / "state.json").write_text(json.dumps({"sshd_pids": pids, "uml": guests}, indent=1))
+    (testbed.state_dir / "state.json").write_text(json.dumps(state, indent=1))
     log(f"testbed {testbed.prefix} up in {time.monotonic() - began:.1f} s")
 
 
@@ -237,7 +269,7 @@ def _build(testbed: Testbed) -> None:
         routed_end(ns, "vc", f"198.18.{subnet}.1", testbed.netns(container), DATA_ADDRESS[container])
         peer_subnet = 3 - subnet
         ip_in(ns, "route", "add", f"198.18.{peer_subnet}.0/24", "via", DATA_ADDRESS[peer])
-    for kind in testbed.paths:
+    for kind in testbed.built:
         if lab.PATH[kind].builder != "uml":  # booted once the sshds' keys exist (up)
             datapaths.build(testbed, kind)
 
@@ -256,8 +288,8 @@ def _start_sshds(testbed: Testbed) -> dict[str, int]:
         server = testbed.sshd(node)
         server.prepare()
         known_hosts.append(server.known_hosts_line())
-        if not lab.has_netns(node):
-            continue  # a User-mode Linux guest's: it runs inside the guest (uml.boot)
+        if any(node in testbed.booted(builder) for builder in lab.BOOTED):
+            continue  # it runs inside the guest or sandbox (uml.boot, gvisor.boot)
         processes[node] = server.start(
             prefix=["ip", "netns", "exec", testbed.netns(node)], log=server.directory / "sshd.log"
         )
@@ -271,6 +303,8 @@ def _start_sshds(testbed: Testbed) -> dict[str, int]:
 def down(testbed: Testbed, log=print) -> list[str]:
     """Stop every process in the instance's namespaces by pid, then delete them all."""
     done = []
+    state = testbed.state_dir / "state.json"
+    sandboxes = json.loads(state.read_text()).get("gvisor", {}) if state.exists() else {}
     for netns in namespaces(testbed):
         pids = [int(pid) for pid in run("ip", "netns", "pids", netns).stdout.split()]
         for pid in pids:
@@ -284,6 +318,11 @@ def down(testbed: Testbed, log=print) -> list[str]:
         done.append(f"{testbed.root_link}: deleted")
     if link_exists(testbed.root_link):
         raise TestbedError(f"could not delete {testbed.root_link}")
+    # A gVisor sandbox's gofer runs outside the testbed's namespaces; it ends with its sandbox.
+    for pid in gvisor.outliving_gofers(testbed, sandboxes):
+        kill_pid(pid)
+        done.append(f"gVisor gofer {pid}: stopped")
+    gvisor.forget(testbed)
     for state in ("state.json", "guests.json"):
         (testbed.state_dir / state).unlink(missing_ok=True)  # guests died with their namespaces
     for stale in Path("/tmp").glob(f"vnetbench-netserver-{testbed.mgmt_net}.*.pid"):
@@ -340,14 +379,15 @@ def inventory(testbed: Testbed) -> dict:
         "platforms": {
             name: {"client": client, "server": server, "target": testbed.host(server, "server", name).address}
             for name, (client, server) in PLATFORM_NODES.items()
-            if not lab.PATH[name].optional or name in testbed.paths
+            if not lab.PATH[name].optional or name in testbed.built
         },
+        "unavailable": testbed.unavailable(),
         "hosts": hosts,
         "paths": {
             kind: uml.describe(testbed, lab.PATH[kind].ends)
             if lab.PATH[kind].builder == "uml"
             else datapaths.describe(testbed, kind)
-            for kind in testbed.paths
+            for kind in testbed.built
         }
         if is_up(testbed)
         else {},

@@ -2,7 +2,7 @@
 SNAKEMAKE := .venv/bin/snakemake
 CORES ?= 1
 
-.PHONY: figures datapaths test setup lint bench compare testbed testbed-up testbed-down testbed-guests forget
+.PHONY: figures datapaths sandboxes test setup lint bench compare testbed testbed-up testbed-down testbed-guests forget
 
 # First the blocks of cells that failed earlier are set to be measured again, and an earlier
 # version's results upgraded (python -m vnetbench prepare). The report is built also when cells
@@ -20,6 +20,16 @@ datapaths: setup
 	   -s $(CURDIR)/Snakefile || status=$$?; \
 	 $(SNAKEMAKE) -s $(CURDIR)/Snakefile -d datapaths --configfile config/datapaths.yaml \
 	   --report datapaths/results/report.html || true; exit $$status
+
+# The platforms with a guest kernel, a sandbox or eBPF host routing (config/sandboxes.yaml),
+# in a results directory of their own.
+sandboxes:
+	@scripts/setup.sh --all
+	@mkdir -p sandboxes && cd sandboxes && ../$(VNETBENCH) prepare --configfile ../config/sandboxes.yaml
+	@status=0; $(SNAKEMAKE) --cores $(CORES) figures --configfile config/sandboxes.yaml -d sandboxes \
+	   -s $(CURDIR)/Snakefile || status=$$?; \
+	 $(SNAKEMAKE) -s $(CURDIR)/Snakefile -d sandboxes --configfile config/sandboxes.yaml \
+	   --report sandboxes/results/report.html || true; exit $$status
 
 test:
 	@scripts/setup.sh --tests

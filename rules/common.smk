@@ -2,7 +2,9 @@
 # hooks that start and end a run. Parsing only declares: what a run must do first (the root
 # check, the config snapshot, the service) happens in onstart; retrying failed cells and
 # upgrading an earlier version's results are the explicit `python -m vnetbench prepare`.
+import os
 import signal
+import threading
 import time
 
 from vnetbench import blocks, broker, guests, lifecycle, order, records
@@ -160,16 +162,26 @@ def end_run():
 # measure cells, and before the first one. This lives in hooks, not in a rule
 # the cells depend on: a rule's fresh output would mark every finished cell
 # as outdated.
-def end_on_sigterm(signum, frame):
-    """SIGTERM ends the run as Ctrl-C does. Snakemake's own SIGTERM handler takes a lock that
-    its main loop may be holding at that moment, and then waits forever (seen here, with a
-    testbed left up); Ctrl-C's way (KeyboardInterrupt) stops the jobs, runs onerror, ends.
+def end_on_signal(signum, frame):
+    """SIGTERM and Ctrl-C end the run alike: a KeyboardInterrupt, which stops the jobs and runs
+    onerror. Snakemake's own SIGTERM handler takes a lock that its main loop may be holding, and
+    then waits forever (seen here, with a testbed left up). And its log handler swallows a
+    KeyboardInterrupt raised while it writes (a signal ignored, the run went on: seen in CI):
+    a signal that lands there is sent again a moment later.
     """
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "emit" and "snakemake" in code.co_filename:
+            threading.Timer(0.1, os.kill, (os.getpid(), signum)).start()
+            return
+        frame = frame.f_back
     raise KeyboardInterrupt
 
 
 onstart:
-    signal.signal(signal.SIGTERM, end_on_sigterm)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # (nohup's, say)
+            signal.signal(signum, end_on_signal)
     blocks.export_environment(PACKAGE_DIR, BLOCK_CLIENT, CONFIG_SNAPSHOT)
     # Jobs that measure, or a precision round that may add some once it has run.
     measuring = [

@@ -3,12 +3,15 @@
 # Ubuntu multiverse when it is not on PATH), openssh-server, iproute2, QEMU, and a
 # virtualenv in .venv with the pinned Python dependencies and the package itself.
 #   scripts/setup.sh           what `make figures` needs
-#   scripts/setup.sh --tests   and what the tests need besides: munge and slurm-wlm for
-#                              the SLURM tests (a real one-node cluster), as root
+#   scripts/setup.sh --all     and what the platforms with a guest kernel, a sandbox or eBPF
+#                              routing need (config/uml.yaml, config/sandboxes.yaml)
+#   scripts/setup.sh --tests   all that, and what the tests need besides: munge and slurm-wlm
+#                              for the SLURM tests (a real one-node cluster), as root
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tests=0
-[ "${1:-}" = "--tests" ] && tests=1
+tests=0 all=0
+[ "${1:-}" = "--tests" ] && tests=1 all=1
+[ "${1:-}" = "--all" ] && all=1
 
 say() { printf 'setup: %s\n' "$*"; }
 
@@ -70,12 +73,13 @@ command -v timeout >/dev/null || missing+=(coreutils)
 # The vm platform: QEMU, and readelf to find the guest binaries' libraries.
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 command -v readelf >/dev/null || missing+=(binutils)
-# The uml platform (config/uml.yaml): a User-mode Linux guest kernel.
-command -v linux.uml >/dev/null || missing+=(user-mode-linux)
-# The gvisor platform: gVisor's runtime. The ebpf_routing platform: an assembler for its BPF
-# programs (LLVM's; iproute2's tc loads them).
-command -v runsc >/dev/null || missing+=(runsc)
-command -v llvm-mc >/dev/null || compgen -G "/usr/lib/llvm-*/bin/llvm-mc" >/dev/null || missing+=(llvm)
+if [ "$all" -eq 1 ]; then
+  # The uml platform: a User-mode Linux guest kernel. The gvisor platform: gVisor's runtime.
+  # The ebpf_routing platform: an assembler for its BPF programs (LLVM's; tc loads them).
+  command -v linux.uml >/dev/null || missing+=(user-mode-linux)
+  command -v runsc >/dev/null || missing+=(runsc)
+  command -v llvm-mc >/dev/null || compgen -G "/usr/lib/llvm-*/bin/llvm-mc" >/dev/null || missing+=(llvm)
+fi
 # Today's data paths (config/datapaths.yaml): NAT rules, WireGuard's tools (and its userspace
 # implementation, for a kernel without WireGuard), and the offloads provenance records.
 command -v nft >/dev/null || [ -x /usr/sbin/nft ] || missing+=(nftables)

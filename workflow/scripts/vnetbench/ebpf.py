@@ -34,7 +34,7 @@ from .netns import TestbedError, inside, run
 SOURCES = Path(__file__).with_name("bpf")
 VETH = "ve"  # the machine's side of an end's veth
 HOOKS = {"to_wire": f"tc ingress of {VETH} (the end's veth, machine side)", "to_end": "tc ingress of wire"}
-ASSEMBLER_MISSING = "no BPF assembler: install llvm (llvm-mc; scripts/setup.sh does)"
+ASSEMBLER_MISSING = "no BPF assembler: install llvm (llvm-mc; scripts/setup.sh --all does)"
 # bpf_redirect_peer (5.10) and bpf_redirect_neigh with a next hop (5.11).
 KERNEL_NEEDED = (5, 11)
 

@@ -29,15 +29,15 @@ sandbox starts once per testbed, on freshly built devices.
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 from .netns import TestbedError, run
+from .sshd import answers_ssh
 
 VETH = "vs"  # the machine's side of a sandbox's veth
-MISSING = "gVisor is missing: install runsc (scripts/setup.sh does)"
+MISSING = "gVisor is missing: install runsc (scripts/setup.sh --all does)"
 BOOT_TIMEOUT = 30.0  # seconds to the sandbox's sshd; about 0.3 s here
 _ROOT_NAMESPACE_REFUSAL = "cannot run with network enabled in root network namespace"
 # A container's capabilities (Docker's default set): what sshd and netserver need, no more.
@@ -176,13 +176,8 @@ def _pids(testbed, node: str) -> tuple[int, int | None]:
 def _wait_sshd(testbed, node: str) -> None:
     deadline, address = time.monotonic() + BOOT_TIMEOUT, testbed.mgmt_address(node)
     while True:
-        try:
-            with socket.create_connection((address, 22), timeout=0.5) as connection:
-                connection.settimeout(2)
-                if connection.recv(4).startswith(b"SSH"):
-                    return
-        except OSError:
-            pass
+        if answers_ssh(address, 22):
+            return
         if time.monotonic() > deadline:
             console = (_directory(testbed) / node / "console.log").read_text(errors="replace")
             raise TestbedError(

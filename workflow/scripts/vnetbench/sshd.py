@@ -116,6 +116,17 @@ class SSHServer:
             )
 
 
+def answers_ssh(address: str, port: int) -> bool:
+    """Whether an SSH server answers at address:port now (its banner, not only a listening
+    socket: a guest's or sandbox's port may accept before its sshd runs)."""
+    try:
+        with socket.create_connection((address, port), timeout=0.5) as connection:
+            connection.settimeout(2)
+            return connection.recv(4).startswith(b"SSH")
+    except OSError:
+        return False
+
+
 def wait_listening(
     address: str, port: int, timeout: float = 10.0, connect=None, process=None, log: Path | None = None
 ) -> None:

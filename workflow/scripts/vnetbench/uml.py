@@ -27,7 +27,6 @@ noxstate.py, which makes UML keep to the FXSAVE area, and their programs keep to
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from pathlib import Path
 
 from . import lab
 from .netns import TestbedError, ip_in, run
+from .sshd import answers_ssh
 
 MEMORY = "256M"
 BOOT_TIMEOUT = 60.0  # seconds to the guest's sshd; about 1.5 s here
@@ -46,7 +46,7 @@ GUEST_ENVIRONMENT = {
     "-AVX_Fast_Unaligned_Load",
     "OPENSSL_ia32cap": "~0x1000000000000000:0",
 }
-MISSING = "User-mode Linux is missing: install user-mode-linux (scripts/setup.sh does)"
+MISSING = "User-mode Linux is missing: install user-mode-linux (scripts/setup.sh --all does)"
 
 
 def kernel() -> str | None:
@@ -171,13 +171,8 @@ def _flags(ns: str, device: str) -> list[str]:
 def _wait_sshd(testbed, node: str, process: subprocess.Popen) -> None:
     deadline, address = time.monotonic() + BOOT_TIMEOUT, testbed.mgmt_address(node)
     while True:
-        try:
-            with socket.create_connection((address, 22), timeout=0.5) as connection:
-                connection.settimeout(2)
-                if connection.recv(4).startswith(b"SSH"):
-                    return
-        except OSError:
-            pass
+        if answers_ssh(address, 22):
+            return
         _check_alive(testbed, node, process, deadline, f"answer SSH at {address}")
         time.sleep(0.1)
 

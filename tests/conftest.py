@@ -192,6 +192,11 @@ class Workflow:
         return sorted(map(Path, failed_cells((str(self.directory / "results" / "raw"),))))
 
 
+# Short sized runs, for tests of what a run does rather than of its runs' length (a cell then
+# takes about 0.1 s of netperf instead of a timed run's whole second).
+SIZED = {"run_length": 0.05, "runs_per_cell": 1}
+
+
 def tiny_config(netserver_port: int | None = None, **overrides) -> dict:
     """One loopback platform, two small TCP sizes and one UDP size, 1-second runs."""
     config = {

@@ -21,6 +21,7 @@ The programs are source here (bpf/*.s, BPF assembly), assembled at build time wi
 machine's LLVM assembler (no clang needed), their devices' indexes and addresses filled in.
 """
 
+import functools
 import hashlib
 import platform as host_platform
 import re
@@ -39,6 +40,7 @@ ASSEMBLER_MISSING = "no BPF assembler: install llvm (llvm-mc; scripts/setup.sh -
 KERNEL_NEEDED = (5, 11)
 
 
+@functools.cache  # asked at every cell (Testbed.unavailable); the machine's tools stay put
 def assembler() -> str | None:
     """The machine's LLVM assembler, where it can write BPF objects."""
     found = shutil.which("llvm-mc") or next(iter(sorted(Path("/usr/lib").glob("llvm-*/bin/llvm-mc"))), None)

@@ -34,9 +34,14 @@ def summarize(values: list[float], level: float = 0.95) -> Summary:
     cv = std / mean if mean and not math.isnan(std) else math.nan
     half = t_quantile(0.5 + level / 2, n - 1) * std / math.sqrt(n) if n > 1 else math.nan
     low, high, coverage = median_interval(sorted(values), level)
+    # A rate, a latency or a CPU time is never below 0, nor is its mean: where the interval's
+    # symmetric approximation would reach below 0 (a few very spread values), it stops at 0.
+    mean_low = mean - half
+    if min(values) >= 0 and mean_low < 0:
+        mean_low = 0.0
     return Summary(
         n, mean, std, cv, statistics.median(values), min(values), max(values),
-        mean - half, mean + half, low, high, coverage,
+        mean_low, mean + half, low, high, coverage,
     )  # fmt: skip
 
 

@@ -35,8 +35,8 @@ def test_every_path_is_a_row_its_builder_and_the_testbed_can_use():
     # The testbed's hosts are every path's ends with an sshd, but those of a path this machine
     # cannot build (named, with what it lacks); each a namespace, but a UML guest, which runs in
     # its machine's; the paths' own machines are namespaces too.
-    built = [p for p in lab.PATHS if p.kind not in bed.unavailable()]
-    assert set(bed.built) == set(lab.OPTIONAL) - set(bed.unavailable())
+    built = [p for p in lab.PATHS if p.kind not in bed.unavailable]
+    assert set(bed.built) == set(lab.OPTIONAL) - set(bed.unavailable)
     assert set(bed.nodes) == {n for p in built for n in p.ends if lab.NODE[n].mgmt is not None}
     if "uml" in bed.built:
         assert bed.uml_guests == ["ua", "ub"]

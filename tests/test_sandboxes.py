@@ -7,7 +7,6 @@ import json
 import os
 import platform
 import subprocess
-from functools import partial
 
 import pytest
 from vnetbench import cell, ebpf, gvisor, testbed
@@ -75,8 +74,8 @@ def test_a_sandbox_answers_with_its_own_kernel_and_stack_and_carries_cells(lab):
 
 
 def test_ebpf_routing_bypasses_the_machines_routing_and_the_records_show_it(lab):
-    pids = json.loads((lab.testbed.state_dir / "state.json").read_text())["sshd_pids"]
-    counters = partial(ebpf.counters, pids)
+    counters = testbed.path_counters(lab.testbed, "ebpf_routing")  # what the broker gives its cells
+    assert testbed.path_counters(lab.testbed, "openvz") is None
     bypassed = _measure(lab, "ebpf_routing", counters)
     routed = _measure(lab, "openvz", counters)  # the same counters, on a path the kernel routes
     transactions = bypassed["transactions"]

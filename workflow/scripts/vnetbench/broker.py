@@ -26,10 +26,9 @@ import sys
 import threading
 import time
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 
-from . import cell, ebpf, guests, lifecycle, order, sizing, wire
+from . import cell, guests, lifecycle, order, sizing, testbed, wire
 from .blocks import PREFLIGHT
 from .errors import VnetbenchError
 from .hosts import KeptShell
@@ -67,6 +66,7 @@ class Broker:
         self.preflight = preflight  # the run's host facts (results/preflight.json)
         self._shells: dict[str, KeptShell] = {}
         self._facts: tuple[int | None, dict] | None = None  # (preflight's time, the hosts' facts)
+        self._counters: dict[str, object] = {}  # each platform's path counters (testbed.path_counters)
 
     def answer(self, request: bytes) -> bytes:
         """A job's request (vnetbench.wire: when the job started, the measurements the rule
@@ -154,7 +154,7 @@ class Broker:
         configuration first if need be) and the facts its record adds."""
         platform = self.experiment.platforms[this.platform]
         bed = self.experiment.testbed
-        unavailable = bed.unavailable() if bed else {}
+        unavailable = bed.unavailable if bed else {}
         if platform.embedded in unavailable:  # left out of the testbed (lifecycle said so at its start)
             lacks = unavailable[platform.embedded]
             raise PlatformUnavailable(f"platform {this.platform} was not built on this machine: {lacks}")
@@ -199,11 +199,9 @@ class Broker:
             calibration = calibrate(this, tracked, calibration_runs)
             amount, extra["calibration"] = sizing.amount(calibration, tracked.run_length), _facts(calibration)
             log(f"sized runs of {amount} ({extra['calibration']['source']})")
-        counters = None
-        if platform.embedded == "ebpf_routing":  # the evidence that the machines' routing was bypassed
-            pids = json.loads((bed.state_dir / "state.json").read_text())["sshd_pids"]
-            counters = partial(ebpf.counters, pids)
-        return cell.Entry(this, platform, tracked, shell, amount, extra, log, counters)
+        if platform.name not in self._counters:  # read once per run, not at every cell
+            self._counters[platform.name] = testbed.path_counters(bed, platform.embedded) if bed else None
+        return cell.Entry(this, platform, tracked, shell, amount, extra, log, self._counters[platform.name])
 
     def _here(self, platform) -> bool:
         return self.experiment.testbed is not None or (platform.client.is_local and platform.server.is_local)

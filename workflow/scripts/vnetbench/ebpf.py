@@ -127,8 +127,8 @@ def assemble(program: str, values: dict, stem: Path) -> Path:
     source = stem.with_suffix(".s")
     source.write_text((SOURCES / f"{program}.s").read_text().format(**values))
     obj = stem.with_suffix(".o")
-    done = subprocess.run([tool, "-triple", "bpfel", "-filetype=obj", "-o", str(obj), str(source)],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    argv = [tool, "-triple", "bpfel", "-filetype=obj", "-I", str(SOURCES), "-o", str(obj), str(source)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise TestbedError(f"{tool} could not assemble {source}:\n{(done.stdout + done.stderr).strip()}")
     return obj
@@ -175,6 +175,7 @@ def describe(testbed) -> dict:
             }
             for program in ("to_wire", "to_end")
         },
+        "common_sha256": _sha256(SOURCES / "common.inc"),
         "assembler": " ".join(version),
         "helpers": "bpf_redirect_neigh (152) toward the wire, bpf_redirect_peer (155) toward the end",
     }

@@ -123,9 +123,6 @@ def booted(kinds: tuple[str, ...], builder: str) -> list[str]:
     return [end for kind in kinds if PATH[kind].builder == builder for end in PATH[kind].ends]
 
 
-BOOTED = ("uml", "gvisor")  # builders whose ends run their sshd inside what they boot
-
-
 def machines_of(kinds: tuple[str, ...]) -> list[str]:
     """The namespaces the optional `kinds` need besides their ends."""
     return [machine for kind in kinds for machine in PATH[kind].machines]

@@ -67,7 +67,7 @@ def start(experiment: Experiment, preflight_path: str) -> dict:
 def _platforms(experiment: Experiment, virtual_machine: bool) -> list[Platform]:
     """The platforms to check and warm up: not those the testbed could not build here (their
     cells fail naming what is missing; testbed.up said so once)."""
-    unavailable = experiment.testbed.unavailable() if experiment.testbed else {}
+    unavailable = experiment.testbed.unavailable if experiment.testbed else {}
     return [
         p
         for p in experiment.platforms.values()

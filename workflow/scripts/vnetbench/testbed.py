@@ -28,6 +28,7 @@ and deletes them.
 """
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -38,7 +39,7 @@ from pathlib import Path
 
 from . import datapaths, ebpf, gvisor, lab, uml
 from .model import Host
-from .netns import TestbedError, bridged_end, ip_in, link_exists, machine, routed_end, run, veth
+from .netns import TestbedError, bridged_end, ip_in, link_exists, machine, run, veth
 from .sshd import SSHServer, generate_key, wait_listening
 
 # The lab's topology is data (vnetbench.lab); these are views of it.
@@ -51,6 +52,9 @@ GUEST_MACHINE = {node.name: node.machine for node in lab.NODES if node.machine a
 GUEST_SSH_PORT = 2222
 # What each optional builder needs of this machine: a function naming what is missing, or None.
 MISSING = {"uml": uml.missing, "gvisor": gvisor.missing, "ebpf": ebpf.missing}
+# The builders whose ends boot with the testbed, each with its own sshd inside: the module that
+# boots them (`boot`) and tells a live one by its pid (`alive`).
+BOOTERS = {"uml": uml, "gvisor": gvisor}
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class Testbed:
     link_rate: str | None = None
     paths: tuple[str, ...] = ()  # of lab.OPTIONAL: built besides the paper's platforms
 
+    @functools.cached_property  # looked at by every cell; a machine's tools stay put in a run
     def unavailable(self) -> dict[str, str]:
         """The optional paths this machine cannot build, each with what it lacks in one line:
         they are left out of the testbed, and their cells fail naming it (the others measure)."""
@@ -74,8 +79,7 @@ class Testbed:
     @property
     def built(self) -> tuple[str, ...]:
         """The optional paths the testbed builds: those configured that this machine can build."""
-        unavailable = self.unavailable()
-        return tuple(kind for kind in self.paths if kind not in unavailable)
+        return tuple(kind for kind in self.paths if kind not in self.unavailable)
 
     @property
     def nodes(self) -> list[str]:
@@ -88,7 +92,7 @@ class Testbed:
         return {self.netns(node) for node in nodes} | {self.mgmt_netns}
 
     def booted(self, builder: str) -> list[str]:
-        """The ends `builder` (lab.BOOTED) boots, each with its own sshd inside."""
+        """The ends `builder` (of BOOTERS) boots, each with its own sshd inside."""
         return lab.booted(self.built, builder)
 
     @property
@@ -174,16 +178,24 @@ def is_up(testbed: Testbed) -> bool:
     if not state.exists():
         return False
     kept = json.loads(state.read_text())
-    pids, guests, sandboxes = kept.get("sshd_pids", {}), kept.get("uml", {}), kept.get("gvisor", {})
-    if not testbed.all_netns <= set(namespaces(testbed)) or set(pids) | set(guests) | set(sandboxes) != set(
-        testbed.nodes
-    ):
+    pids = kept.get("sshd_pids", {})
+    booted = {builder: kept.get(builder, {}) for builder in BOOTERS}
+    running = set(pids).union(*booted.values())
+    if not testbed.all_netns <= set(namespaces(testbed)) or running != set(testbed.nodes):
         return False
-    return (
-        all(process_name(pid) == "sshd" for pid in pids.values())
-        and all(uml.alive(guest["pid"]) for guest in guests.values())
-        and all(gvisor.alive(sandbox["pid"]) for sandbox in sandboxes.values())
+    return all(process_name(pid) == "sshd" for pid in pids.values()) and all(
+        BOOTERS[builder].alive(end["pid"]) for builder, ends in booted.items() for end in ends.values()
     )
+
+
+def path_counters(testbed: Testbed, kind: str | None):
+    """What a path's records keep of their runs besides netperf's output: a function read
+    around each run (vnetbench.cell), or None. The ebpf_routing platform's: its machines' veth
+    and forwarding counters, which show whether their routing was bypassed (ebpf.counters)."""
+    if kind not in testbed.built or lab.PATH[kind].builder != "ebpf":
+        return None
+    pids = json.loads((testbed.state_dir / "state.json").read_text())["sshd_pids"]
+    return functools.partial(ebpf.counters, pids)
 
 
 def process_name(pid: int) -> str | None:
@@ -212,14 +224,14 @@ def up(testbed: Testbed, log=print) -> None:
         log(f"testbed {testbed.prefix}: cleaning up what an earlier run left")
         down(testbed, log)
     _check_mgmt_net_free(testbed)
-    for kind, problem in testbed.unavailable().items():
+    for kind, problem in testbed.unavailable.items():
         log(f"platform {kind} cannot be built here, its cells will fail: {problem}")
     began = time.monotonic()
     try:
         _build(testbed)
         state = {"sshd_pids": _start_sshds(testbed)}
         # Booted once the sshds' keys exist: their sshds run inside.
-        for builder, module in (("uml", uml), ("gvisor", gvisor)):
+        for builder, module in BOOTERS.items():
             nodes = testbed.booted(builder)
             state[builder] = module.boot(testbed, nodes, log) if nodes else {}
     except BaseException:
@@ -260,15 +272,13 @@ def _build(testbed: Testbed) -> None:
 
     # The wire between the machines, on a bridge in each (dom0's bridge for the guests).
     veth(testbed.netns("a"), "wire", testbed.netns("b"), "wire")
-    for host, peer, guest, container, subnet in (("a", "b", "ga", "ca", 1), ("b", "a", "gb", "cb", 2)):
+    for host, guest in (("a", "ga"), ("b", "gb")):
         ns = testbed.netns(host)
         machine(ns, DATA_ADDRESS[host], lab.NODE[host].mac, testbed.link_rate)
         # Xen-style guest: a veth whose machine end is a port of the bridge.
         bridged_end(ns, "vg", "br0", testbed.netns(guest), DATA_ADDRESS[guest])
-        # OpenVZ-style container: a veth routed by the machine's kernel.
-        routed_end(ns, "vc", f"198.18.{subnet}.1", testbed.netns(container), DATA_ADDRESS[container])
-        peer_subnet = 3 - subnet
-        ip_in(ns, "route", "add", f"198.18.{peer_subnet}.0/24", "via", DATA_ADDRESS[peer])
+    # OpenVZ-style containers: each on a veth routed by its machine's kernel.
+    datapaths.routed_pair(testbed, "openvz", "vc")
     for kind in testbed.built:
         if lab.PATH[kind].builder != "uml":  # booted once the sshds' keys exist (up)
             datapaths.build(testbed, kind)
@@ -284,11 +294,12 @@ _MGMT_BRIDGE_MAC = "02:00:c6:13:00:01"
 def _start_sshds(testbed: Testbed) -> dict[str, int]:
     generate_key(testbed.client_key, comment=f"vnetbench-{testbed.prefix}")
     known_hosts, processes = [], {}
+    inside = {node for builder in BOOTERS for node in testbed.booted(builder)}
     for node in testbed.nodes:
         server = testbed.sshd(node)
         server.prepare()
         known_hosts.append(server.known_hosts_line())
-        if any(node in testbed.booted(builder) for builder in lab.BOOTED):
+        if node in inside:
             continue  # it runs inside the guest or sandbox (uml.boot, gvisor.boot)
         processes[node] = server.start(
             prefix=["ip", "netns", "exec", testbed.netns(node)], log=server.directory / "sshd.log"
@@ -381,7 +392,7 @@ def inventory(testbed: Testbed) -> dict:
             for name, (client, server) in PLATFORM_NODES.items()
             if not lab.PATH[name].optional or name in testbed.built
         },
-        "unavailable": testbed.unavailable(),
+        "unavailable": testbed.unavailable,
         "hosts": hosts,
         "paths": {
             kind: uml.describe(testbed, lab.PATH[kind].ends)

@@ -2,21 +2,14 @@
 # An IPv4 packet for the peer end's subnet leaves at once by the machine's bridge, to the peer
 # machine as next hop (bpf_redirect_neigh, helper 152: the neighbour table fills in the MACs);
 # the machine's routing and forwarding never see it. Everything else (ARP, ...) goes on as usual.
-# Assembled with `llvm-mc -triple bpfel -filetype=obj`; the names in braces are filled in at build time (vnetbench.ebpf).
+# Assembled with `llvm-mc -triple bpfel -filetype=obj -I bpf/` (common.inc: the shared parts);
+# the names in braces are filled in at build time (vnetbench.ebpf).
+	.include	"common.inc"
 	.section	tc,"ax",@progbits
 	.globl	to_wire
 	.type	to_wire,@function
 to_wire:
-	r2 = *(u32 *)(r1 + 76)		# skb->data
-	r3 = *(u32 *)(r1 + 80)		# skb->data_end
-	r4 = r2
-	r4 += 34			# Ethernet and IPv4 headers
-	if r4 > r3 goto pass
-	r4 = *(u16 *)(r2 + 12)
-	if r4 != 8 goto pass		# ETH_P_IP, in network order
-	r4 = *(u32 *)(r2 + 30)		# the destination address
-	r4 &= 16777215			# its /24
-	if r4 != {peer_subnet} goto pass
+	for_subnet {peer_subnet}
 	r4 = 2				# struct bpf_redir_neigh: nh_family = AF_INET,
 	*(u32 *)(r10 - 20) = r4
 	r4 = {next_hop} ll		# ipv4_nh (network order),
@@ -31,10 +24,4 @@ to_wire:
 	r4 = 0
 	call 152			# bpf_redirect_neigh
 	exit
-pass:
-	r0 = 0				# TC_ACT_OK
-	exit
-	.size	to_wire, .-to_wire
-
-	.section	license,"aw",@progbits
-	.asciz	"GPL"
+	end_program to_wire

@@ -65,8 +65,9 @@ def build(testbed, kind: str) -> None:
 
 
 def routed_pair(testbed, kind: str, device: str) -> None:
-    """Each end of `kind` behind a veth routed by its machine (whose side is `device`), as the
-    openvz platform's containers, and each machine's route to the other's end by the wire."""
+    """Each end of `kind` behind a veth routed by its machine (whose side is `device`), and each
+    machine's route to the other's end by the wire: the openvz platform's containers (built
+    with A and B), and the ends of gvisor and ebpf_routing."""
     ends = dict(zip(("a", "b"), lab.PATH[kind].ends, strict=True))
     for host, peer in (("a", "b"), ("b", "a")):
         ns, subnet = testbed.netns(host), DATA_ADDRESS[ends[host]].rsplit(".", 1)[0]

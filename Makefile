@@ -2,7 +2,7 @@
 SNAKEMAKE := .venv/bin/snakemake
 CORES ?= 1
 
-.PHONY: figures datapaths sandboxes test setup lint bench compare testbed testbed-up testbed-down testbed-guests forget
+.PHONY: figures datapaths sandboxes load test setup lint bench compare testbed testbed-up testbed-down testbed-guests forget
 
 # First the blocks of cells that failed earlier are set to be measured again, and an earlier
 # version's results upgraded (python -m vnetbench prepare). The report is built also when cells
@@ -30,6 +30,15 @@ sandboxes:
 	   -s $(CURDIR)/Snakefile || status=$$?; \
 	 $(SNAKEMAKE) -s $(CURDIR)/Snakefile -d sandboxes --configfile config/sandboxes.yaml \
 	   --report sandboxes/results/report.html || true; exit $$status
+
+# Under load (config/load.yaml): latency beside bulk flows, and parallel flows, in a results
+# directory of its own.
+load: setup
+	@mkdir -p load && cd load && ../$(VNETBENCH) prepare --configfile ../config/load.yaml
+	@status=0; $(SNAKEMAKE) --cores $(CORES) figures --configfile config/load.yaml -d load \
+	   -s $(CURDIR)/Snakefile || status=$$?; \
+	 $(SNAKEMAKE) -s $(CURDIR)/Snakefile -d load --configfile config/load.yaml \
+	   --report load/results/report.html || true; exit $$status
 
 test:
 	@scripts/setup.sh --tests

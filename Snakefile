@@ -42,6 +42,7 @@ include: "rules/cells.smk"
 include: "rules/precision.smk"
 include: "rules/guest.smk"
 include: "rules/figures.smk"
+include: "rules/load.smk"
 include: "rules/compare.smk"
 include: "rules/report.smk"
 
@@ -66,6 +67,7 @@ rule figures:
             ext=["csv", "pdf"],
         ),
         extra_outputs(),
+        load_outputs(),
         "results/paper_comparison.md",
         ["results/variants.md"] if VARIANTS else [],
         "results/provenance.json",

@@ -8,6 +8,7 @@ import threading
 import time
 
 from vnetbench import blocks, broker, guests, lifecycle, order, records
+from vnetbench.model import LOAD_TESTS, is_rr, split_test
 from vnetbench.records import read_json
 from vnetbench.summary import run_summary
 
@@ -33,7 +34,7 @@ wildcard_constraints:
     platform="|".join(EXPERIMENT.platforms),
     figure="|".join(EXPERIMENT.figures),
     baseline="|".join(EXPERIMENT.platforms),
-    test="TCP_RR|UDP_RR|TCP_CRR|TCP_STREAM|UDP_STREAM",
+    test="|".join(sorted({figure.test for figure in EXPERIMENT.figures.values()})),
     size_bytes="[1-9][0-9]*",
     rep="[1-9][0-9]*",
     round="[1-9][0-9]*",
@@ -109,11 +110,46 @@ def extra_outputs():
     ]
 
 
+# Latency-under-load figures (RRUL), and the figures whose flow counts draw a scaling figure.
+LOAD_FIGURES = {
+    name
+    for name, figure in EXPERIMENT.figures.items()
+    if split_test(figure.test)[0] in LOAD_TESTS
+}
+SCALING = list(
+    dict.fromkeys(f.scaling for f in EXPERIMENT.figures.values() if f.scaling)
+)
+
+
+def scaling_members(scaling):
+    return [name for name, f in EXPERIMENT.figures.items() if f.scaling == scaling]
+
+
+def load_outputs():
+    """The CDF and time series of every latency-under-load figure, the scaling figures."""
+    return [
+        f"results/figures/{name}_{kind}.pdf"
+        for name in sorted(LOAD_FIGURES)
+        for kind in ("cdf", "timeseries")
+    ] + [f"results/figures/{name}_scaling.pdf" for name in SCALING]
+
+
+def load_title(wildcards):
+    if wildcards.kind == "scaling":
+        title = EXPERIMENT.figures[scaling_members(wildcards.figure)[0]].title
+        return title.rsplit(" (", 1)[0] + ": scaling with concurrent flows"
+    what = {
+        "cdf": "probe latency, idle and under load (CDF)",
+        "timeseries": "one cell over time",
+    }
+    return f"{EXPERIMENT.figures[wildcards.figure].title}: {what[wildcards.kind]}"
+
+
 def extra_title(wildcards):
-    what = {"latency": "latency (P50, P99)", "cpu": "CPU per transaction"}[
-        wildcards.extra
-    ]
-    return f"{EXPERIMENT.figures[wildcards.figure].title}: {what}"
+    figure = EXPERIMENT.figures[wildcards.figure]
+    per = "transaction" if is_rr(figure.test) else "Gbit moved"
+    what = {"latency": "latency (P50, P99)", "cpu": f"CPU per {per}"}[wildcards.extra]
+    return f"{figure.title}: {what}"
 
 
 def protocol_text():

@@ -215,10 +215,13 @@ def test_extra_metrics_change_only_the_cells_that_measure_them():
         "test": "TCP_STREAM",
         "sizes": [64],
         "title": "t",
-        "extra_metrics": ["cpu"],
+        "extra_metrics": ["latency"],
     }
     with pytest.raises(ConfigError, match="^figures.tcp_small.extra_metrics: TCP_STREAM has no transactions"):
         load(stream)
+    # CPU per Gbit moved: for bulk tests too.
+    stream["figures"]["tcp_small"]["extra_metrics"] = ["cpu"]
+    assert load(stream).measurement("native", "TCP_STREAM", 64).cpu
     with pytest.raises(ConfigError, match="^figures.tcp_small.extra_metrics.0: 'jitter' is not allowed"):
         load(mutate("figures.tcp_small.extra_metrics", ["jitter"])(tiny_config()))
 

@@ -96,6 +96,22 @@ def test_the_baseline_goes_along_even_past_its_maximum():
     ]  # openvz capped at 9 repetitions; native at 11, each of its extra ones a pair
 
 
+def test_failed_tries_count_against_the_maximum():
+    """Seen in a load run: wireguard's latency-under-load cells failed 45 times in 57 tries, and
+    each round gave it new repetitions (with whole blocks of the others) until 12 had measured."""
+    values = {"native": [100] * 10, "wireguard": [50, 80, 30]}
+    targets = Targets(value=0.10, ratio=0.10, min_repetitions=5, max_repetitions=dict.fromkeys(values, 12))
+    failed = [
+        {"platform": "wireguard", "test": "TCP_RR", "size_bytes": 1, "rep": rep} for rep in range(4, 11)
+    ]
+    result = plan(records(values), {"TCP_RR": "throughput_mbit_s"}, "native", targets, failed=failed)
+    assert [block["rep"] for block in result["add"]] == [11, 12]  # 3 measured + 7 failed + 2 = 12 tries
+    capped = plan(records(values), {"TCP_RR": "throughput_mbit_s"}, "native", targets, failed=failed * 2)
+    assert capped["add"] == []
+    wireguard = next(row for row in capped["configurations"] if row["platform"] == "wireguard")
+    assert wireguard["at_max"] and not wireguard["reached"]
+
+
 def test_blocks_run_back_to_back_in_a_seeded_shuffled_order():
     config = tiny_config(
         platforms={**tiny_config()["platforms"], "other": tiny_config()["platforms"]["native"]},

@@ -10,8 +10,13 @@ snakemake = globals()["snakemake"]
 params, baseline = snakemake.params, snakemake.wildcards.baseline
 figure = snakemake.wildcards.figure
 records, failed = load_cells(snakemake.input)
-# The figure's metric first, then the extra metrics its cells measured (latency, CPU).
-metrics = [params.metric] + [m for m in present(params.test, records) if m not in RATES]
+# The figure's metric first, then the others its cells measured: the extra metrics (latency, CPU)
+# and, under load, the flows' throughput and the probes' latencies. A request/response figure's
+# other rate is its rate times a constant: not a second result.
+others = [m for m in present(params.test, records) if m != params.metric]
+if params.metric in RATES:
+    others = [m for m in others if m not in RATES]
+metrics = [params.metric, *others]
 table = pd.concat(
     [
         ratios(figure, params.test, metric, params.labels, records, baseline, params.target, failed)

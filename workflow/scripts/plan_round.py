@@ -15,7 +15,7 @@ result = {
     "round": round_,
     "cells": len(records),
     "failed_cells": len(failed),
-    **plan(records, params.metric_of, params.baseline, targets, params.together),
+    **plan(records, params.metric_of, params.baseline, targets, params.together, failed),
 }
 write_json_atomic(snakemake.output[0], result)
 line = progress_line(result, targets)

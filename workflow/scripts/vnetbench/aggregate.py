@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from .metrics import RATES, UNITS, present, value
+from .metrics import TARGETED, UNITS, present, value
 from .precision import value_precision
 from .stats import outliers, summarize
 
@@ -105,7 +105,7 @@ def figure_table(
                     "precision": finite_or_nan(value_precision(values)),
                     "precision_target": thresholds.precision,
                     "flags": ";".join(
-                        flags(group, values, summary, thresholds, metric in RATES) + absent + gone
+                        flags(group, values, summary, thresholds, metric in TARGETED) + absent + gone
                     ),
                     "missing": len(reps),
                 }

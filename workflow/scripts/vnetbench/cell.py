@@ -7,10 +7,10 @@ netserver does the cell reach the server host, start one, and retry.
 import os
 from dataclasses import asdict, dataclass, replace
 
-from . import netperf, netserver, sizing
+from . import load, netperf, netserver, sizing
 from .errors import VnetbenchError
 from .hosts import CommandTimedOut, open_session, shell
-from .model import Cell, Measurement, Platform, RunSettings
+from .model import Cell, Measurement, Platform, RunSettings, concurrent
 from .records import utc_now
 
 # Seconds the SSH command may outlive the remote `timeout`, so the remote side
@@ -42,6 +42,8 @@ def command(measurement: Measurement, settings: RunSettings, amount: int | None 
     under a `timeout` that kills it on the host itself (closing an SSH channel would not); for
     several runs, each one so, back to back, each output followed by a line with its exit code."""
     m = measurement
+    if concurrent(m.test):
+        return load.command(m, settings.timeout_margin)
     argv = netperf.command(
         m.test, m.size_bytes, m.duration, m.server_address, m.netserver_port, m.netperf, m.netperf_options,
         latency=m.latency, cpu=m.cpu, amount=amount, data_port=m.data_port,
@@ -216,7 +218,11 @@ def _execute(
     """Run the cell's command (its `measurement.runs` runs) on `session`; retried only where
     netserver was gone and is started again. Raises CellFailed unless it exits 0."""
     server = platform.server
-    bound = limit(measurement, settings) * measurement.runs
+    bound = (
+        load.bound(measurement, settings.timeout_margin)
+        if concurrent(measurement.test)
+        else limit(measurement, settings) * measurement.runs
+    )
     wrapped = command(measurement, settings, amount)
     for attempt in range(settings.retries + 1):
         started_at = utc_now()
@@ -277,13 +283,18 @@ def _record(
     command_text = executed[0].command
     # One text with every run's output, as one command of several runs prints it (split_runs).
     raw = executed[0].output if len(executed) == 1 else "".join(f"{o}{_RUN_END} 0\n" for o in outputs)
+    kept = {}  # what a cell of concurrent netperfs keeps besides (vnetbench.load)
     try:
         if len(outputs) != measurement.runs:
             raise netperf.NetperfOutputError(f"{len(outputs)} runs, not {measurement.runs}", raw)
-        results = [
-            netperf.parse_result(cell.test, cell.size_bytes, output, measurement.latency, measurement.cpu)
-            for output in outputs
-        ]
+        if concurrent(cell.test):
+            result, kept = load.parse(cell.test, cell.size_bytes, outputs[0])
+            results = [result]
+        else:
+            results = [
+                netperf.parse_result(cell.test, cell.size_bytes, output, measurement.latency, measurement.cpu)
+                for output in outputs
+            ]
     except netperf.NetperfOutputError as error:
         raise CellFailed(cell, str(error).splitlines()[0], command_text, 0, raw) from None
     parsed = netperf.combine(results)
@@ -299,6 +310,15 @@ def _record(
             "busy_s": round(busy, 3),
             "all_cpus_s": round(window, 3),  # the CPU time all CPUs had during the run
             "us_per_transaction": busy * 1e6 / parsed.transactions,
+            "source": "/proc/stat of the machine, around the run (netperf's set-up and tear-down included)",
+        }
+    elif cpus and parsed.bytes_received:
+        busy, window = sum(c[0] for c in cpus), sum(c[1] for c in cpus)
+        measured["machine_cpu"] = {
+            "busy_s": round(busy, 3),
+            "all_cpus_s": round(window, 3),
+            # CPU seconds per gigabit moved: the CPUs kept busy by each Gbit/s.
+            "s_per_gbit": busy / (parsed.bytes_received * 8 / 1e9),
             "source": "/proc/stat of the machine, around the run (netperf's set-up and tear-down included)",
         }
     moved = [run.counters for run in executed if run.counters is not None]
@@ -342,7 +362,7 @@ def _record(
     if hosts_facts is not None:
         record["client_facts"] = hosts_facts.get(platform.client.name, {})
         record["server_facts"] = hosts_facts.get(server.name, {})
-    return record | (extra or {})
+    return record | kept | (extra or {})
 
 
 def _figures(run: netperf.NetperfResult) -> dict:

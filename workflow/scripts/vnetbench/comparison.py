@@ -6,7 +6,7 @@ import math
 import pandas as pd
 
 from .aggregate import finite_or_nan, group_records, missing_reps, resolve_labels
-from .metrics import RATES, value
+from .metrics import TARGETED, value
 from .precision import block_pairs, paired_ratio
 from .stats import t_quantile
 
@@ -58,7 +58,7 @@ def ratios(
                 continue
             estimate = paired_ratio(pairs)
             flags = []
-            if metric in RATES and target is not None and not estimate.precision <= target:
+            if metric in TARGETED and target is not None and not estimate.precision <= target:
                 flags.append("imprecise")
             if (platform, size) in lost or (baseline, size) in lost:
                 flags.append("missing")  # some blocks lack one side: fewer pairs

@@ -6,14 +6,18 @@ files), and raises ConfigError with one message naming the key and what it allow
 """
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
 
+from . import load
 from .errors import VnetbenchError
 from .lab import OPTIONAL
 from .model import (
+    LOAD_TESTS,
     LOCAL,
+    PARALLEL_TESTS,
     RR_TESTS,
     STREAM_TESTS,
     Experiment,
@@ -24,6 +28,8 @@ from .model import (
     Precision,
     RunOrder,
     RunSettings,
+    concurrent,
+    with_flows,
 )
 from .netperf import allowed_options_text, option_problem
 from .sizes import UDP_MAX_PAYLOAD, parse_size
@@ -74,6 +80,7 @@ def load_experiment(config: dict, config_files: list[str] = (), workdir: str = "
             raise ConfigError(
                 f"platforms.{name}.max_repetitions", "only with a precision target", "precision"
             )
+    _check_flows(experiment, config)
     if config["baseline"] not in experiment.platforms:
         raise ConfigError(
             "baseline", f"{config['baseline']!r} is not a platform", ", ".join(experiment.platforms)
@@ -185,8 +192,72 @@ def _allowed(schema: dict) -> str:
     return " ".join([words, " and ".join(bounds)]).strip()
 
 
+def _check_flows(experiment: Experiment, config: dict) -> None:
+    """A figure's flow counts make names of their own, and every platform's server can take
+    that many data connections at once (a server behind NAT publishes a fixed number of ports)."""
+    for name, spec in config["figures"].items():
+        for count in spec.get("flows") if isinstance(spec.get("flows"), list) else []:
+            if f"{name}_x{count}" in config["figures"]:
+                raise ConfigError(
+                    f"figures.{name}.flows", f"makes figure {name}_x{count}, which the config names too",
+                    "another figure name",
+                )  # fmt: skip
+    for figure in experiment.figures.values():
+        if not concurrent(figure.test):
+            continue
+        needed = load.concurrent_netperfs(figure.test)
+        for platform in experiment.platforms.values():
+            server = platform.server
+            if server.data_port is not None and needed > server.data_ports:
+                key = figure.scaling or figure.name
+                raise ConfigError(
+                    f"figures.{key}.flows",
+                    f"{figure.test} runs {needed} netperfs at once, each with its own data port, but"
+                    f" platform {platform.name}'s server publishes {server.data_ports}"
+                    f" (from port {server.data_port})",
+                    f"at most {server.data_ports} concurrent netperfs on {platform.name}",
+                )
+
+
+def _figures(name: str, spec: dict) -> list[Figure]:
+    """A figure of the config: one, or with a list of flow counts one per count (NAME_xN),
+    drawn together as NAME's scaling figure."""
+    figure = _figure(name, spec)
+    counts = spec.get("flows", 4 if spec["test"] in LOAD_TESTS else 1)
+    if not isinstance(counts, list):
+        return [replace(figure, test=with_flows(spec["test"], counts))]
+    return [
+        replace(figure, name=f"{name}_x{count}", test=with_flows(spec["test"], count, True), scaling=name,
+                title=f"{figure.title} ({count} {'flow' if count == 1 else 'flows'})")
+        for count in counts
+    ]  # fmt: skip
+
+
 def _figure(name: str, spec: dict) -> Figure:
     key = f"figures.{name}"
+    test = spec["test"]
+    if "flows" in spec and test not in PARALLEL_TESTS + LOAD_TESTS:
+        raise ConfigError(
+            f"{key}.flows",
+            f"{test} runs one flow per cell",
+            f"flows with {', '.join(PARALLEL_TESTS + LOAD_TESTS)}",
+        )
+    if test in LOAD_TESTS and spec["extra_metrics"]:
+        raise ConfigError(
+            f"{key}.extra_metrics",
+            f"{test} always times its probes' transactions, and its CPU would be the flows'",
+            "no extra metrics for RRUL",
+        )
+    if spec["metric"] == "latency_inflation" and test not in LOAD_TESTS:
+        raise ConfigError(
+            f"{key}.metric", f"{test} has no probe under load", "latency_inflation only with RRUL"
+        )
+    if spec["metric"] == "transactions_per_s" and test in LOAD_TESTS:
+        raise ConfigError(
+            f"{key}.metric",
+            f"{test}'s transactions are its probe's",
+            "latency_inflation or throughput_mbit_s",
+        )
     sizes = []
     for index, value in enumerate(spec["sizes"]):
         try:
@@ -204,11 +275,11 @@ def _figure(name: str, spec: dict) -> Figure:
         if size in sizes:
             raise ConfigError(f"{key}.sizes[{index}]", f"{value!r} repeats an earlier size", "each size once")
         sizes.append(size)
-    if spec["extra_metrics"] and spec["test"] in STREAM_TESTS:
+    if "latency" in spec["extra_metrics"] and spec["test"] in STREAM_TESTS:
         raise ConfigError(
             f"{key}.extra_metrics",
             f"{spec['test']} has no transactions to time",
-            f"extra metrics only with {', '.join(RR_TESTS)}",
+            f"latency only with {', '.join(RR_TESTS)}; cpu (CPU per Gbit) with any test",
         )
     if spec["metric"] == "transactions_per_s" and spec["test"] in STREAM_TESTS:
         raise ConfigError(
@@ -368,7 +439,9 @@ def experiment_from_validated(config: dict, workdir: str = ".") -> Experiment:
         duration=config["duration"],
         netperf_options=tuple(config["netperf_options"]),
         platforms={name: _platform(name, spec, testbed) for name, spec in config["platforms"].items()},
-        figures={name: _figure(name, spec) for name, spec in config["figures"].items()},
+        figures={
+            figure.name: figure for name, spec in config["figures"].items() for figure in _figures(name, spec)
+        },
         run=RunSettings(config["timeout_margin"], config["retries"]),
         guest=guest_settings(config),
         precision=Precision(**precision) if precision else None,

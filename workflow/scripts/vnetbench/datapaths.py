@@ -105,13 +105,14 @@ def _bridge_nat(testbed, kind: str) -> None:
 def _nat_rules(subnet: str, published_to: str | None) -> str:
     """Docker's rules, in nftables: masquerade what leaves the bridge's subnet, forward only
     established flows and the published ports (policy drop), DNAT the published ports."""
-    ports = f"{PUBLISHED['netserver_port']}, {PUBLISHED['data_port']}"
+    data = f"{PUBLISHED['data_port']}-{PUBLISHED['data_port'] + PUBLISHED['data_ports'] - 1}"
+    ports = f"{PUBLISHED['netserver_port']}, {data}"
     dnat = (
         f"""
   chain prerouting {{
     type nat hook prerouting priority dstnat; policy accept;
     ip daddr {NAT_B} tcp dport {{ {ports} }} counter dnat to {published_to}
-    ip daddr {NAT_B} udp dport {PUBLISHED["data_port"]} counter dnat to {published_to}
+    ip daddr {NAT_B} udp dport {data} counter dnat to {published_to}
   }}"""
         if published_to
         else ""
@@ -119,7 +120,7 @@ def _nat_rules(subnet: str, published_to: str | None) -> str:
     published = (
         f"""
     oifname "docker0" ip daddr {published_to} tcp dport {{ {ports} }} counter accept
-    oifname "docker0" ip daddr {published_to} udp dport {PUBLISHED["data_port"]} counter accept"""
+    oifname "docker0" ip daddr {published_to} udp dport {data} counter accept"""
         if published_to
         else ""
     )

@@ -6,7 +6,7 @@ histogram, and CPU per transaction: the whole machine's when both ends run on th
 (the embedded testbed, measured around each run), each end's own from netperf -c -C.
 """
 
-from .model import RR_TESTS
+from .model import LOAD_TESTS, is_rr, split_test
 
 UNITS = {
     "throughput_mbit_s": "Mbit/s",
@@ -19,7 +19,25 @@ UNITS = {
     "server_cpu_us_per_transaction": "us CPU/trans",
     "send_throughput_mbit_s": "Mbit/s",
     "udp_loss_percent": "%",
+    "machine_cpu_s_per_gbit": "CPU s/Gbit",
+    # Latency under load (RRUL; vnetbench.load): the probes' mean round trip under load and idle.
+    "latency_inflation": "x idle",
+    "udp_latency_inflation": "x idle",
+    "probe_latency_us": "us",
+    "idle_latency_us": "us",
+    "udp_probe_latency_us": "us",
+    "udp_idle_latency_us": "us",
+    "upload_mbit_s": "Mbit/s",
+    "download_mbit_s": "Mbit/s",
 }
+# What a latency-under-load cell reports, headline first: the TCP probe's latency under load
+# over idle, its UDP twin, the latencies themselves, the flows' throughput each way and
+# together, and the TCP probe's percentiles under load (netperf's histogram).
+LOAD = ("latency_inflation", "udp_latency_inflation", "probe_latency_us", "idle_latency_us",
+        "udp_probe_latency_us", "udp_idle_latency_us", "upload_mbit_s", "download_mbit_s",
+        "throughput_mbit_s", "p50_latency_us", "p90_latency_us", "p99_latency_us")  # fmt: skip
+# Lower is better, and each has a precision target as the rates do.
+TARGETED = (*("throughput_mbit_s", "transactions_per_s"), "latency_inflation", "udp_latency_inflation")
 RATES = ("throughput_mbit_s", "transactions_per_s")
 EXTRA = {
     "latency": ("p50_latency_us", "p90_latency_us", "p99_latency_us"),
@@ -34,6 +52,7 @@ _READ = {
     "p90_latency_us": lambda r: (r.get("latency_us") or {}).get("p90"),
     "p99_latency_us": lambda r: (r.get("latency_us") or {}).get("p99"),
     "machine_cpu_us_per_transaction": lambda r: (r.get("machine_cpu") or {}).get("us_per_transaction"),
+    "machine_cpu_s_per_gbit": lambda r: (r.get("machine_cpu") or {}).get("s_per_gbit"),
     "client_cpu_us_per_transaction": lambda r: _cpu_time(r, "client"),
     "server_cpu_us_per_transaction": lambda r: _cpu_time(r, "server"),
     "udp_loss_percent": lambda r: (
@@ -61,6 +80,8 @@ def value(record: dict, metric: str) -> float | None:
 def present(test: str, records: list[dict]) -> list[str]:
     """The metrics of a table: the rates, then every extra metric its records hold (a record
     without it, such as a percentile netperf could not compute, is a missing value)."""
-    metrics = list(RATES) if test in RR_TESTS else ["throughput_mbit_s"]
-    extras = [metric for group in EXTRA.values() for metric in group] + list(BULK)
+    if split_test(test)[0] in LOAD_TESTS:
+        return [m for m in LOAD if any(value(r, m) is not None for r in records)]
+    metrics = list(RATES) if is_rr(test) else ["throughput_mbit_s"]
+    extras = [metric for group in EXTRA.values() for metric in group] + ["machine_cpu_s_per_gbit", *BULK]
     return metrics + [m for m in extras if any(value(r, m) is not None for r in records)]

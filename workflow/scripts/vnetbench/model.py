@@ -12,6 +12,37 @@ STREAM_TESTS = ("TCP_STREAM", "UDP_STREAM")
 # way leaves it waiting until it is killed. Its runs stay timed, also where others are sized.
 ALWAYS_TIMED = ("UDP_STREAM",)
 TESTS = RR_TESTS + STREAM_TESTS
+# Latency under load (after Flent's RRUL): flows of TCP_STREAM up and TCP_MAERTS down with a
+# TCP_RR and a UDP_RR probe beside them, and the same probes on the idle path first.
+LOAD_TESTS = ("RRUL",)
+# Tests that may run as several concurrent flows in one cell ("TCP_STREAMx4").
+PARALLEL_TESTS = ("TCP_RR", "TCP_STREAM")
+
+
+def split_test(test: str) -> tuple[str, int]:
+    """A cell's test as (netperf test, flows): "TCP_STREAMx4" is four concurrent TCP_STREAM
+    flows, "RRULx4" four bulk flows each way; a plain name is one flow (RRUL: one each way).
+    "TCP_STREAMx1" is one flow measured as the concurrent ones are (a scaling figure's first)."""
+    base, sep, flows = test.rpartition("x")
+    if sep and base in PARALLEL_TESTS + LOAD_TESTS and flows.isdigit() and int(flows) >= 1:
+        return base, int(flows)
+    return test, 1
+
+
+def with_flows(test: str, flows: int, scaling: bool = False) -> str:
+    """The inverse of split_test; `scaling`: a count of a scaling figure, always named."""
+    return test if flows == 1 and not scaling else f"{test}x{flows}"
+
+
+def is_rr(test: str) -> bool:
+    """Whether the cell's test counts transactions (request/response, also in parallel)."""
+    return split_test(test)[0] in RR_TESTS
+
+
+def concurrent(test: str) -> bool:
+    """Whether a cell of `test` runs several netperfs at once (vnetbench.load): always timed."""
+    return test not in TESTS
+
 
 LOCAL = "local"  # a host that is this machine: commands run without SSH
 
@@ -31,6 +62,7 @@ class Host:
     # address), and the port of netperf's data connection, if it must be fixed (published).
     listen_address: str | None = None
     data_port: int | None = None
+    data_ports: int = 1  # consecutive ports published from data_port: concurrent flows need one each
     netperf: str = "netperf"
     netserver: str = "netserver"
     netserver_port: int = 12865
@@ -87,11 +119,15 @@ class Figure:
     timed_runs: bool = False  # keep timed runs (duration) even where the experiment sizes runs
     # Sizes whose sized runs last longer than the experiment's run_length: (size, seconds).
     long_runs: tuple[tuple[int, float], ...] = ()
+    # The figure whose flow counts this one is part of (config `flows: [1, 2, 4, 8]` makes one
+    # figure per count, drawn together as a scaling figure), else None.
+    scaling: str | None = None
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One netperf run: the unit of work, of caching and of rerun."""
+    """One measurement (a netperf run, or a load cell's concurrent netperfs): the unit of work,
+    of caching and of rerun."""
 
     platform: str
     test: str
@@ -313,7 +349,12 @@ class Experiment:
     def run_length_of(self, test: str, size_bytes: int) -> float | None:
         """How long a sized run of this test and size should last, or None for timed runs."""
         showing = [f for f in self.figures.values() if f.test == test and size_bytes in f.sizes]
-        if self.run_length is None or test in ALWAYS_TIMED or any(f.timed_runs for f in showing):
+        if (
+            self.run_length is None
+            or test in ALWAYS_TIMED
+            or concurrent(test)
+            or any(f.timed_runs for f in showing)
+        ):
             return None
         longer = [length for f in showing for size, length in f.long_runs if size == size_bytes]
         return max([self.run_length, *longer])

@@ -27,6 +27,8 @@ _AXIS = {
     "p50_latency_us": "Latency",
     "machine_cpu_us_per_transaction": "CPU per transaction",
     "client_cpu_us_per_transaction": "CPU per transaction",
+    "machine_cpu_s_per_gbit": "CPU per Gbit moved",
+    "latency_inflation": "Probe latency under load over idle",
 }
 _SHORT = {
     "p50_latency_us": "P50",
@@ -35,6 +37,7 @@ _SHORT = {
     "machine_cpu_us_per_transaction": "machine",
     "client_cpu_us_per_transaction": "client",
     "server_cpu_us_per_transaction": "server",
+    "machine_cpu_s_per_gbit": "machine",
 }
 _HOLLOW = "hollow marker: precision target not reached"
 

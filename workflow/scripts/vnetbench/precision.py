@@ -23,6 +23,7 @@ import json
 import math
 import os
 import statistics
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -126,10 +127,13 @@ def _seconds(stamp: str) -> float:
 
 
 def plan(
-    records: list[dict], metric_of: dict[str, str], baseline: str, targets: Targets, together=()
+    records: list[dict], metric_of: dict[str, str], baseline: str, targets: Targets, together=(), failed=()
 ) -> dict:
     """Where the next round adds blocks. `metric_of`: test -> the metric its figures show;
-    `together`: the platforms measured in blocks (Experiment.block_members), added whole.
+    `together`: the platforms measured in blocks (Experiment.block_members), added whole;
+    `failed`: the placeholders of cells that failed, which count against a configuration's
+    maximum as tries (a platform that keeps failing would otherwise be given new repetitions,
+    with whole blocks of the others, round after round).
 
     Returns {"configurations": [...], "add": [{"test", "size_bytes", "rep", "platforms": [...]}]}:
     each added block holds the platforms that need more repetitions, with the baseline they are
@@ -139,6 +143,7 @@ def plan(
     for record in records:
         group = groups.setdefault((record["test"], record["size_bytes"]), {})
         group.setdefault(record["platform"], {})[record["rep"]] = record
+    tried = Counter((cell["platform"], cell["test"], cell["size_bytes"]) for cell in failed)
     configurations, add = [], []
     for (test, size), by_platform in sorted(groups.items()):
         metric = metric_of[test]
@@ -160,12 +165,13 @@ def plan(
                 ratio_precision is None or ratio_precision <= targets.ratio
             )
             limit = targets.max_repetitions.get(platform, max(targets.max_repetitions.values()))
-            at_max = n >= limit
+            attempts = n + tried[(platform, test, size)]
+            at_max = attempts >= limit
             configurations.append(
                 Configuration(platform, test, size, n, precision, has_ratio, ratio_precision, reached, at_max)
             )
             if not reached and not at_max:
-                wanted[platform] = min(limit, n + min(max(want - n, 1), max(n, targets.min_repetitions))) - n
+                wanted[platform] = min(limit - attempts, max(want - n, 1), max(n, targets.min_repetitions))
         if not wanted:
             continue
         # The baseline goes along into every added block, past its own maximum if need be: the

@@ -6,10 +6,10 @@ platform. On each server it starts netserver, then proves the data path with a
 one-transaction netperf. Every problem is collected, so one run names them all.
 """
 
-from . import netperf, netserver
+from . import load, netperf, netserver
 from .errors import VnetbenchError
 from .hosts import HostError, open_session, shell
-from .model import Experiment, Host, Platform
+from .model import Experiment, Host, Platform, concurrent
 from .records import utc_now
 
 # $1: the server's data address. On the server it is local (the interface holding it);
@@ -27,6 +27,17 @@ if [ -n "$dev" ]; then
   echo "data_interface=$dev"
   echo "mtu=$(cat /sys/class/net/"$dev"/mtu 2>/dev/null)"
   echo "qdisc=$(tc qdisc show dev "$dev" 2>/dev/null | head -n 1)"
+fi
+echo "local_ports=$(awk '{print $2 - $1 + 1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)"
+echo "mem_available_kb=$(sed -n 's/^MemAvailable: *\([0-9]*\).*/\1/p' /proc/meminfo)"
+rmem=$(awk '{print $3}' /proc/sys/net/ipv4/tcp_rmem) wmem=$(awk '{print $3}' /proc/sys/net/ipv4/tcp_wmem)
+echo "tcp_buffer_max=$((rmem + wmem))"
+# A netperf built without demo mode says so at -D (as Flent checks) and goes on without interim
+# results.
+if command -v "$1" >/dev/null 2>&1; then
+  demo=yes
+  "$1" -D 1 -h 2>&1 | grep -q "Demo Mode not configured" && demo=no
+  echo "demo_mode=$demo"
 fi
 for binary in "$@"; do
   if command -v "$binary" >/dev/null 2>&1; then
@@ -54,6 +65,10 @@ _FACT_KEYS = (
     "data_interface",
     "mtu",
     "qdisc",
+    "local_ports",
+    "mem_available_kb",
+    "tcp_buffer_max",
+    "demo_mode",
 )
 
 
@@ -121,6 +136,7 @@ def run(experiment: Experiment, platforms: list[Platform] | None = None) -> dict
                     f" {ends[1]} on the server; both ends must run the same version"
                 )
                 continue
+            problems.extend(concurrency_problems(experiment, platform, client_facts, server_facts))
             status = _prepare_server(sessions, platform)
             report["platforms"][platform.name] = status
             if status.get("problem"):
@@ -131,6 +147,41 @@ def run(experiment: Experiment, platforms: list[Platform] | None = None) -> dict
     if problems:
         raise PreflightFailed(problems)
     return report
+
+
+def concurrency_problems(experiment: Experiment, platform: Platform, client: dict, server: dict) -> list[str]:
+    """Whether the hosts can serve the experiment's most concurrent cell (vnetbench.load): demo
+    mode in the client's netperf, a local port for each netperf's control and data connection,
+    and memory for every connection's largest socket buffers at both ends (tcp_rmem and tcp_wmem
+    maxima, the most autotuning may take)."""
+    tests = [f.test for f in experiment.figures.values() if concurrent(f.test)]
+    if not tests:
+        return []
+    test = max(tests, key=load.concurrent_netperfs)
+    netperfs = load.concurrent_netperfs(test)
+    problems = []
+    if client.get("demo_mode") == "no":
+        problems.append(
+            f"platform {platform.name}: {test} needs netperf's interim results, but the client's netperf"
+            " has no demo mode (-D): build it with --enable-demo (Debian's netperf has it)"
+        )
+    ports = int(client.get("local_ports") or 0)
+    if ports and 2 * netperfs > ports:
+        problems.append(
+            f"platform {platform.name}: {test} opens {2 * netperfs} connections at once, but the client has"
+            f" {ports} local ports (net.ipv4.ip_local_port_range)"
+        )
+    for role, facts in (("client", client), ("server", server)):
+        buffers, available = int(facts.get("tcp_buffer_max") or 0), int(facts.get("mem_available_kb") or 0)
+        needed_kb = netperfs * buffers // 1024
+        if available and needed_kb > available:
+            problems.append(
+                f"platform {platform.name}: {test}'s {netperfs} connections may take {needed_kb // 1024} MB"
+                f" of socket buffers on the {role} (tcp_rmem + tcp_wmem maxima), which has"
+                f" {available // 1024} MB available: fewer flows, or smaller net.ipv4.tcp_rmem/tcp_wmem"
+                " maxima"
+            )
+    return problems
 
 
 def _prepare_server(sessions: dict, platform) -> dict:

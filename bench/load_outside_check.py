@@ -1,0 +1,61 @@
+"""An outside check of a load run (`make load`): plain netperf, run by hand on the same path with
+none of vnetbench's command building or parsing (the classic test banners, read by eye-simple
+column positions), against the run's intervals.
+
+- The probe's idle latency: TCP_RR 1 B for 1 s, its mean round trip 1e6 / (transactions/s),
+  against the run's `idle_latency_us` of native (load/results/figures/rrul.csv).
+- A single flow's throughput: TCP_STREAM of 64 KB sends for 1 s, against native's
+  `throughput_mbit_s` of stream_flows_x1.csv.
+
+Usage: bench/load_outside_check.py [RESULTS_DIR] [RUNS]  (default load/results, 12 runs each,
+native only). The hand runs alternate TCP_RR and TCP_STREAM; each value is printed.
+"""
+
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+from common import embedded_testbed
+from vnetbench.stats import summarize
+
+
+def plain(namespace: str, *argv: str) -> list[str]:
+    """netperf's classic output's last data line, split (no -k, no -P 0: as typed by hand)."""
+    done = subprocess.run(["ip", "netns", "exec", namespace, "netperf", *argv], capture_output=True,
+                          text=True, check=True, timeout=30)  # fmt: skip
+    return [line.split() for line in done.stdout.splitlines() if line.strip()][-1]
+
+
+def main() -> None:
+    results = Path(sys.argv[1] if len(sys.argv) > 1 else "load/results")
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 12
+    rrul = pd.read_csv(results / "figures" / "rrul.csv")
+    stream = pd.read_csv(results / "figures" / "stream_flows_x1.csv")
+    idle = rrul[(rrul.platform == "native") & (rrul.metric == "idle_latency_us")].iloc[0]
+    flow = stream[(stream.platform == "native") & (stream.metric == "throughput_mbit_s")].iloc[0]
+    latencies, throughputs = [], []
+    with embedded_testbed(("native",)) as (experiment, _):
+        namespace = experiment.testbed.netns("a")
+        server = experiment.platforms["native"].server.address
+        for _ in range(runs):
+            # TCP_RR: "... 16384 131072 1 1 1.00 12751.24" -> the rate is the last field.
+            rate = float(plain(namespace, "-H", server, "-t", "TCP_RR", "-l", "1", "--", "-r", "1,1")[-1])
+            latencies.append(1e6 / rate)
+            # TCP_STREAM: "131072 16384 65536 1.00 14383.26" (10^6 bits/s) -> the last field.
+            throughputs.append(
+                float(plain(namespace, "-H", server, "-t", "TCP_STREAM", "-l", "1", "--", "-m", "64K")[-1])
+            )
+    for name, values, row in (("idle TCP_RR 1 B latency (us)", latencies, idle),
+                              ("one TCP_STREAM 64 KB flow (Mbit/s)", throughputs, flow)):  # fmt: skip
+        hand = summarize(values)
+        inside = row.mean_ci_low <= hand.mean <= row.mean_ci_high
+        print(f"{name}: by hand mean {hand.mean:.4g} [{hand.mean_ci_low:.4g}, {hand.mean_ci_high:.4g}] "
+              f"(n {len(values)}, median {statistics.median(values):.4g}); the run's {row['mean']:.4g} "
+              f"[{row.mean_ci_low:.4g}, {row.mean_ci_high:.4g}] (n {int(row.n)}): hand mean "
+              f"{'inside' if inside else 'OUTSIDE'} the run's interval")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

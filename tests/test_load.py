@@ -1,0 +1,269 @@
+"""Cells of concurrent netperfs (vnetbench.load): the parser on outputs of real cells (tests/data,
+captured from the lab: an RRUL cell of 2 flows each way on bridge_nat, two parallel TCP_STREAM
+flows on native), the checks of the flows' windows, the config's and preflight's refusals, and
+one real run of the workflow on the embedded testbed."""
+
+import json
+import os
+import re
+import stat
+
+import pytest
+from vnetbench import load, preflight
+from vnetbench.config import ConfigError, load_experiment
+from vnetbench.hosts import LocalSession
+from vnetbench.model import Host, Measurement, split_test, with_flows
+from vnetbench.netperf import NetperfOutputError
+
+from .conftest import DATA, leftovers
+
+RRUL = (DATA / "rrul_x2_bridge_nat.out").read_text()
+STREAMS = (DATA / "tcp_stream_x2_native.out").read_text()
+
+
+def test_a_test_names_its_flows():
+    assert split_test("TCP_STREAMx8") == ("TCP_STREAM", 8)
+    assert split_test("RRULx4") == ("RRUL", 4)
+    assert split_test("RRUL") == ("RRUL", 1)
+    assert split_test("TCP_RR") == ("TCP_RR", 1)
+    assert split_test("UDP_RRx4") == ("UDP_RRx4", 1)  # not a parallel test: no flows, refused later
+    assert with_flows("TCP_RR", 1) == "TCP_RR"
+    assert with_flows("TCP_RR", 2) == "TCP_RRx2"
+
+
+def test_rrul_latency_inflation_is_the_probe_under_load_over_idle():
+    result, kept = load.parse("RRULx2", 1, RRUL)
+    jobs = kept["load"]["jobs"]
+    assert sorted(jobs) == ["down1", "down2", "idle_tcp", "idle_udp", "probe_tcp", "probe_udp", "up1", "up2"]
+    idle_rate, loaded_rate = jobs["idle_tcp"]["rate"], jobs["probe_tcp"]["rate"]
+    assert kept["idle_latency_us"] == pytest.approx(1e6 / idle_rate)
+    assert kept["probe_latency_us"] == pytest.approx(1e6 / loaded_rate)
+    assert kept["latency_inflation"] == pytest.approx(idle_rate / loaded_rate)
+    assert kept["latency_inflation"] > 2  # this cell's probe: 12.3 us idle, 86 us under load
+    # The flows' rates each way, from their own final THROUGHPUT lines.
+    ups = [float(v) for v in re.findall(r"vnetbench-job up\d 0\n(?:.*\n)*?THROUGHPUT=([\d.]+)", RRUL)]
+    assert kept["upload_mbit_s"] == pytest.approx(sum(ups))
+    assert result.throughput_mbit_s == pytest.approx(kept["upload_mbit_s"] + kept["download_mbit_s"])
+    # The probe's percentiles under load are netperf's histogram's.
+    assert result.latency_us["p99"] > result.latency_us["p50"] > 0
+    # Every flow covered the probes' window, which is what made the cell valid.
+    probes = [jobs["probe_tcp"]["window_s"], jobs["probe_udp"]["window_s"]]
+    for name in ("up1", "up2", "down1", "down2"):
+        start, end = jobs[name]["window_s"]
+        assert start <= min(p[0] for p in probes) and end >= max(p[1] for p in probes)
+        assert len(jobs[name]["series"]) >= 10  # 3 s at 0.2 s
+
+
+def test_parallel_flows_are_summed():
+    result, kept = load.parse("TCP_STREAMx2", 65536, STREAMS)
+    rates = [float(v) for v in re.findall(r"^THROUGHPUT=([\d.]+)", STREAMS, re.M)]
+    assert len(rates) == 2
+    assert result.throughput_mbit_s == pytest.approx(sum(rates))
+    assert kept["load"]["flows"] == 2
+
+
+def _shift_endings(text: str, job: str, seconds: float) -> str:
+    """`text` with the interim timestamps of `job` moved by `seconds`."""
+    head, marker, rest = text.partition(f"vnetbench-job {job} 0\n")
+    body, next_marker, tail = rest.partition("vnetbench-job ")
+    body = re.sub(r"NETPERF_ENDING\[(\d+)\]=([\d.]+)",
+                  lambda m: f"NETPERF_ENDING[{m[1]}]={float(m[2]) + seconds:.3f}", body)  # fmt: skip
+    return head + marker + body + next_marker + tail
+
+
+def test_a_flow_that_ended_before_the_probes_fails_the_cell_with_every_window():
+    late = _shift_endings(RRUL, "down2", -2.5)
+    with pytest.raises(
+        NetperfOutputError, match=r"flows down2 did not run throughout the probes' window"
+    ) as error:
+        load.parse("RRULx2", 1, late)
+    assert "probe_tcp" in str(error.value) and "up1" in str(error.value)
+
+
+def test_parallel_flows_that_did_not_overlap_fail_the_cell():
+    apart = _shift_endings(STREAMS, "flow2", 5.0)
+    with pytest.raises(NetperfOutputError, match=r"the flows ran together 0.00 s, less than 90%"):
+        load.parse("TCP_STREAMx2", 65536, apart)
+
+
+NO_INTERIM = (
+    r"flow1 printed no interim results: it moved \d+ bytes in 1 s \(starved by the others\), "
+    "or this netperf has no demo mode"
+)
+
+
+def test_a_netperf_without_demo_mode_fails_the_cell_naming_it():
+    plain = "\n".join(line for line in STREAMS.splitlines() if not line.startswith("NETPERF_"))
+    with pytest.raises(
+        NetperfOutputError,
+        match=NO_INTERIM,
+    ):
+        load.parse("TCP_STREAMx2", 65536, plain)
+
+
+def test_a_failed_flow_fails_the_cell():
+    with pytest.raises(NetperfOutputError, match="flow2 exited 1"):
+        load.parse("TCP_STREAMx2", 65536, STREAMS.replace("vnetbench-job flow2 0", "vnetbench-job flow2 1"))
+
+
+def test_a_stalled_udp_probe_is_no_value_never_a_number():
+    """netperf's UDP_RR does not resend: after a lost datagram it completes nothing more and
+    prints no interim result; its rate over the whole run is no latency of the path."""
+    head, marker, rest = RRUL.partition("vnetbench-job probe_udp 0\n")
+    endings = [float(v) for v in re.findall(r"NETPERF_ENDING\[\d+\]=([\d.]+)", rest)]
+    cut = [line for line in rest.splitlines() if not re.match(r"NETPERF_\w+\[(\d+)\]", line)
+           or int(re.match(r"NETPERF_\w+\[(\d+)\]", line)[1]) < len(endings) // 2]  # fmt: skip
+    _, kept = load.parse("RRULx2", 1, head + marker + "\n".join(cut) + "\n")
+    assert kept["udp_latency_inflation"] is None and kept["udp_probe_latency_us"] is None
+    assert kept["load"]["stalled"] == ["probe_udp"]
+    assert kept["latency_inflation"] is not None
+
+
+def test_a_starved_probe_is_no_value_and_named():
+    """A probe that completed no transaction beside the flows (wireguard-go under 8 flows did)
+    prints no interim result: the cell stays valid, the probe has no latency."""
+    head, marker, rest = RRUL.partition("vnetbench-job probe_udp 0\n")
+    starved = "\n".join(
+        "LOCAL_BYTES_RECVD=0" if line.startswith("LOCAL_BYTES_RECVD=")
+        else "TRANSACTION_RATE=0.000" if line.startswith("TRANSACTION_RATE=")
+        else line
+        for line in rest.splitlines()
+        if not line.startswith("NETPERF_")
+    )  # fmt: skip
+    _, kept = load.parse("RRULx2", 1, head + marker + starved + "\n")
+    assert kept["load"]["starved"] == ["probe_udp"] and kept["load"]["jobs"]["probe_udp"]["window_s"] is None
+    assert kept["udp_probe_latency_us"] is None and kept["udp_latency_inflation"] is None
+    assert kept["latency_inflation"] > 1
+
+
+def test_every_job_of_a_nat_server_has_its_own_published_port():
+    m = Measurement("RRULx4", 1, 1, (), "c", "netperf", "198.18.12.2", 12866, data_port=12867)
+    ports = {}
+    for job in load.jobs(m):
+        ports.setdefault(job.phase, []).append(int(job.argv[job.argv.index("-P", 3) + 1].lstrip(",")))
+    # The idle probes run alone, then the load phase's 10 netperfs, each through its own port.
+    assert ports == {"idle": [12875, 12876], "load": list(range(12867, 12877))}
+    assert load.concurrent_netperfs("RRULx4") == 10
+
+
+# --- bad input, before anything runs ---
+
+
+def _config(**figure) -> dict:
+    return {
+        "testbed": "embedded",
+        "duration": 1,
+        "repetitions": 2,
+        "platforms": {
+            "native": {"label": "n", "embedded": "native"},
+            "bridge_nat": {"label": "b", "embedded": "bridge_nat"},
+        },  # fmt: skip
+        "figures": {"load": {"sizes": [1], "title": "t", **figure}},
+    }
+
+
+def test_a_list_of_flows_makes_a_figure_per_count(tmp_path):
+    experiment = load_experiment(_config(test="TCP_STREAM", flows=[1, 2, 8]), workdir=str(tmp_path))
+    assert {name: f.test for name, f in experiment.figures.items()} == {
+        "load_x1": "TCP_STREAMx1", "load_x2": "TCP_STREAMx2", "load_x8": "TCP_STREAMx8"}  # fmt: skip
+    assert {f.scaling for f in experiment.figures.values()} == {"load"}
+    rrul = load_experiment(_config(test="RRUL"), workdir=str(tmp_path))
+    assert rrul.figures["load"].test == "RRULx4"  # Flent's RRUL: 4 flows each way
+
+
+@pytest.mark.parametrize(
+    "figure, message",
+    [
+        ({"test": "TCP_CRR", "flows": 2}, "figures.load.flows: TCP_CRR runs one flow per cell"),
+        ({"test": "TCP_RR", "flows": 0},
+         "figures.load.flows: 0 is not allowed (allowed: a number of flows from 1 to 64"),
+        ({"test": "TCP_RR", "metric": "latency_inflation"},
+         "figures.load.metric: TCP_RR has no probe under load"),
+        ({"test": "RRUL", "extra_metrics": ["cpu"]},
+         "figures.load.extra_metrics: RRUL always times its probes"),
+        # bridge_nat's server publishes 64 data ports: RRUL with 32 flows each way needs 66.
+        ({"test": "RRUL", "flows": 32},
+         "figures.load.flows: RRULx32 runs 66 netperfs at once, each with its own data port, but platform"
+         " bridge_nat's server publishes 64 (from port 12867)"),
+    ],
+)  # fmt: skip
+def test_a_flow_count_that_cannot_be_served_is_one_line(tmp_path, figure, message):
+    with pytest.raises(ConfigError) as error:
+        load_experiment(_config(**figure), workdir=str(tmp_path))
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+
+
+def test_preflight_names_a_netperf_without_demo_mode(tmp_path):
+    """A fake netperf (the real one here has demo mode): it answers -D as netperf built without
+    --enable-demo does (its source's message, which Flent also checks) and -V as netperf 2.7.0."""
+    fake = tmp_path / "netperf"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$1" in -V) echo "Netperf version 2.7.0";; -D) echo "Sorry, Demo Mode not configured into this'
+        ' netperf."; echo "Please consider reconfiguring netperf with";'
+        ' echo "--enable-demo=yes and recompiling";;'
+        " esac\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    host = Host("load client", "local", netperf=str(fake))
+    facts, problems = preflight.host_facts(LocalSession(host), host, "127.0.0.1")
+    assert facts["demo_mode"] == "no" and problems == []
+    experiment = load_experiment(_config(test="RRUL", flows=2), workdir=str(tmp_path))
+    platform = experiment.platforms["native"]
+    found = preflight.concurrency_problems(experiment, platform, facts, {"mem_available_kb": "1000000"})
+    assert found == [
+        "platform native: RRULx2 needs netperf's interim results, but the client's netperf has no demo mode"
+        " (-D): build it with --enable-demo (Debian's netperf has it)"
+    ]
+
+
+def test_preflight_names_too_few_ports_and_too_little_memory(tmp_path):
+    experiment = load_experiment(_config(test="RRUL", flows=8), workdir=str(tmp_path))
+    platform = experiment.platforms["native"]
+    client = {
+        "demo_mode": "yes",
+        "local_ports": "20",
+        "mem_available_kb": "100000",
+        "tcp_buffer_max": str(10 << 20),
+    }
+    found = preflight.concurrency_problems(experiment, platform, client, {"mem_available_kb": "100000000"})
+    assert found == [
+        "platform native: RRULx8 opens 36 connections at once, but the client has 20 local ports "
+        "(net.ipv4.ip_local_port_range)",
+        "platform native: RRULx8's 18 connections may take 180 MB of socket buffers on the client"
+        " (tcp_rmem + tcp_wmem maxima), which has 97 MB available: fewer flows, or smaller"
+        " net.ipv4.tcp_rmem/tcp_wmem maxima",
+    ]
+
+
+# --- a real run ---
+
+
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+def test_a_load_run_on_the_lab_measures_draws_and_leaves_nothing(workflow):
+    """native and bridge_nat (NAT: each flow through its own published port): latency under load
+    with 2 flows each way and 1 or 2 parallel bulk flows; every cell measured, the figures drawn."""
+    config = _config(test="RRUL", flows=2, metric="latency_inflation") | {"repetitions": 1}
+    config["figures"]["streams"] = {"test": "TCP_STREAM", "flows": [1, 2], "sizes": ["64K"], "title": "s",
+                                    "extra_metrics": ["cpu"]}  # fmt: skip
+    workflow.write_config(config)
+    workflow.run("figures")
+    records = [json.loads(path.read_text()) for path in workflow.records()]
+    assert sorted(r["test"] for r in records) == sorted(["RRULx2", "TCP_STREAMx1", "TCP_STREAMx2"] * 2)
+    assert not workflow.failed()
+    rrul = [r for r in records if r["test"] == "RRULx2"]
+    for record in rrul:
+        assert record["latency_inflation"] > 1  # four bulk flows on two CPUs: never faster than idle
+        assert record["upload_mbit_s"] > 0 and record["download_mbit_s"] > 0
+    streams = [r for r in records if r["test"].startswith("TCP_STREAM")]
+    assert all(r["machine_cpu"]["s_per_gbit"] > 0 for r in streams)
+    figures = workflow.directory / "results" / "figures"
+    for name in ("load_cdf.pdf", "load_timeseries.pdf", "streams_scaling.pdf", "load_vs_native.csv"):
+        assert (figures / name).stat().st_size > 1000, name
+    table = (figures / "load.csv").read_text()
+    assert "latency_inflation" in table and "upload_mbit_s" in table
+    from vnetbench.testbed import for_workdir
+
+    assert leftovers(for_workdir(workflow.directory)) == []

@@ -110,6 +110,12 @@ def test_failed_tries_count_against_the_maximum():
     assert capped["add"] == []
     wireguard = next(row for row in capped["configurations"] if row["platform"] == "wireguard")
     assert wireguard["at_max"] and not wireguard["reached"]
+    # A record without the metric (a starved probe's latency inflation) is a try too, not a value.
+    starved = records(values) + [
+        {"platform": "wireguard", "test": "TCP_RR", "size_bytes": 1, "rep": rep, "throughput_mbit_s": None}
+        for rep in range(4, 11)
+    ]
+    assert plan(starved, {"TCP_RR": "throughput_mbit_s"}, "native", targets)["add"] == result["add"]
 
 
 def test_blocks_run_back_to_back_in_a_seeded_shuffled_order():

@@ -140,10 +140,15 @@ def plan(
     paired with, and with every block member if it holds one.
     """
     groups: dict[tuple[str, int], dict[str, dict[int, dict]]] = {}
+    # A record without the metric (a probe that the load starved: no latency) is a try, as a
+    # failed cell is, not a value.
+    tried = Counter((cell["platform"], cell["test"], cell["size_bytes"]) for cell in failed)
     for record in records:
+        if record.get(metric_of[record["test"]]) is None:
+            tried[(record["platform"], record["test"], record["size_bytes"])] += 1
+            continue
         group = groups.setdefault((record["test"], record["size_bytes"]), {})
         group.setdefault(record["platform"], {})[record["rep"]] = record
-    tried = Counter((cell["platform"], cell["test"], cell["size_bytes"]) for cell in failed)
     configurations, add = [], []
     for (test, size), by_platform in sorted(groups.items()):
         metric = metric_of[test]

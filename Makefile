@@ -19,7 +19,7 @@ datapaths: setup
 	@status=0; $(SNAKEMAKE) --cores $(CORES) figures --configfile config/datapaths.yaml -d datapaths \
 	   -s $(CURDIR)/Snakefile || status=$$?; \
 	 $(SNAKEMAKE) -s $(CURDIR)/Snakefile -d datapaths --configfile config/datapaths.yaml \
-	   --report datapaths/results/report.html || true; exit $$status
+	   --report results/report.html || true; exit $$status
 
 # The platforms with a guest kernel, a sandbox or eBPF host routing (config/sandboxes.yaml),
 # in a results directory of their own.
@@ -29,7 +29,7 @@ sandboxes:
 	@status=0; $(SNAKEMAKE) --cores $(CORES) figures --configfile config/sandboxes.yaml -d sandboxes \
 	   -s $(CURDIR)/Snakefile || status=$$?; \
 	 $(SNAKEMAKE) -s $(CURDIR)/Snakefile -d sandboxes --configfile config/sandboxes.yaml \
-	   --report sandboxes/results/report.html || true; exit $$status
+	   --report results/report.html || true; exit $$status
 
 # Under load (config/load.yaml): latency beside bulk flows, and parallel flows, in a results
 # directory of its own.
@@ -38,7 +38,7 @@ load: setup
 	@status=0; $(SNAKEMAKE) --cores $(CORES) figures --configfile config/load.yaml -d load \
 	   -s $(CURDIR)/Snakefile || status=$$?; \
 	 $(SNAKEMAKE) -s $(CURDIR)/Snakefile -d load --configfile config/load.yaml \
-	   --report load/results/report.html || true; exit $$status
+	   --report results/report.html || true; exit $$status
 
 test:
 	@scripts/setup.sh --tests

@@ -9,7 +9,7 @@ import vnetbench
 PACKAGE = Path(vnetbench.__file__).parent
 BOTTOM = {"model", "errors", "atomic", "sizes", "stats", "wire", "machine"}
 ANALYSIS = {"aggregate", "comparison", "metrics", "plots", "precision", "provenance", "stats", "summary"}
-ANALYSIS |= {"change", "change_cli", "change_report", "verdicts", "variants"}
+ANALYSIS |= {"change", "change_cli", "change_report", "verdicts", "variants", "load_plots"}
 RUNNING = {"broker", "cell", "guests", "guest_image", "hosts", "lifecycle", "netperf", "netserver"}
 RUNNING |= {
     "preflight",
@@ -26,6 +26,7 @@ RUNNING |= {
     "noxstate",
     "gvisor",
     "ebpf",
+    "load",
 }
 
 

@@ -2,8 +2,9 @@
 none of vnetbench's command building or parsing (the classic test banners, read by eye-simple
 column positions), against the run's intervals.
 
-- The probe's idle latency: TCP_RR 1 B for 1 s, its mean round trip 1e6 / (transactions/s),
-  against the run's `idle_latency_us` of native (load/results/figures/rrul.csv).
+- The probe's idle latency: TCP_RR 1 B for 1 s beside a UDP_RR, as a cell's idle phase runs
+  them (and alone), its mean round trip 1e6 / (transactions/s), against the run's
+  `idle_latency_us` of native (load/results/figures/rrul.csv).
 - A single flow's throughput: TCP_STREAM of 64 KB sends for 1 s, against native's
   `throughput_mbit_s` of stream_flows_x1.csv.
 
@@ -21,11 +22,16 @@ from common import embedded_testbed
 from vnetbench.stats import summarize
 
 
-def plain(namespace: str, *argv: str) -> list[str]:
-    """netperf's classic output's last data line, split (no -k, no -P 0: as typed by hand)."""
+def plain(namespace: str, fields: int, *argv: str) -> list[str]:
+    """The first line of netperf's classic output (no -k, no -P 0: as typed by hand) with `fields`
+    numbers: its result line (TCP_RR's is followed by a line of the remote socket sizes)."""
     done = subprocess.run(["ip", "netns", "exec", namespace, "netperf", *argv], capture_output=True,
                           text=True, check=True, timeout=30)  # fmt: skip
-    return [line.split() for line in done.stdout.splitlines() if line.strip()][-1]
+    for line in done.stdout.splitlines():
+        words = line.split()
+        if len(words) == fields and all(w.replace(".", "", 1).isdigit() for w in words):
+            return words
+    raise ValueError(f"no result line of {fields} numbers in:\n{done.stdout}")
 
 
 def main() -> None:
@@ -35,19 +41,26 @@ def main() -> None:
     stream = pd.read_csv(results / "figures" / "stream_flows_x1.csv")
     idle = rrul[(rrul.platform == "native") & (rrul.metric == "idle_latency_us")].iloc[0]
     flow = stream[(stream.platform == "native") & (stream.metric == "throughput_mbit_s")].iloc[0]
-    latencies, throughputs = [], []
+    latencies, alone, throughputs = [], [], []
     with embedded_testbed(("native",)) as (experiment, _):
         namespace = experiment.testbed.netns("a")
         server = experiment.platforms["native"].server.address
         for _ in range(runs):
-            # TCP_RR: "... 16384 131072 1 1 1.00 12751.24" -> the rate is the last field.
-            rate = float(plain(namespace, "-H", server, "-t", "TCP_RR", "-l", "1", "--", "-r", "1,1")[-1])
+            # TCP_RR: "16384 131072 1 1 1.00 12751.24" -> the rate is the last field. As the idle
+            # phase of a cell runs it: beside a UDP_RR probe (a lone one is measured too).
+            udp = ["netperf", "-H", server, "-t", "UDP_RR", "-l", "1", "--", "-r", "1,1"]
+            beside = subprocess.Popen(["ip", "netns", "exec", namespace, *udp], stdout=subprocess.DEVNULL)
+            rate = float(plain(namespace, 6, "-H", server, "-t", "TCP_RR", "-l", "1", "--", "-r", "1,1")[-1])
+            beside.wait(timeout=30)
             latencies.append(1e6 / rate)
+            rate = float(plain(namespace, 6, "-H", server, "-t", "TCP_RR", "-l", "1", "--", "-r", "1,1")[-1])
+            alone.append(1e6 / rate)
             # TCP_STREAM: "131072 16384 65536 1.00 14383.26" (10^6 bits/s) -> the last field.
             throughputs.append(
-                float(plain(namespace, "-H", server, "-t", "TCP_STREAM", "-l", "1", "--", "-m", "64K")[-1])
+                float(plain(namespace, 5, "-H", server, "-t", "TCP_STREAM", "-l", "1", "--", "-m", "64K")[-1])
             )
-    for name, values, row in (("idle TCP_RR 1 B latency (us)", latencies, idle),
+    for name, values, row in (("idle TCP_RR 1 B latency beside UDP_RR (us)", latencies, idle),
+                              ("idle TCP_RR 1 B latency alone (us)", alone, idle),
                               ("one TCP_STREAM 64 KB flow (Mbit/s)", throughputs, flow)):  # fmt: skip
         hand = summarize(values)
         inside = row.mean_ci_low <= hand.mean <= row.mean_ci_high

@@ -13,32 +13,29 @@ figures: setup
 	@status=0; $(SNAKEMAKE) --cores $(CORES) figures || status=$$?; \
 	 $(SNAKEMAKE) --report results/report.html || true; exit $$status
 
+# A config's run in a results directory of its own ($(1), with $(2)): as `figures`, prepared
+# first, the report drawn also when cells failed, the exit status the run's.
+define in_own_directory
+(mkdir -p $(1) && cd $(1) && ../$(VNETBENCH) prepare --configfile ../$(2)) || exit 1; \
+	status=0; $(SNAKEMAKE) --cores $(CORES) figures --configfile $(2) -d $(1) -s $(CURDIR)/Snakefile || status=$$?; \
+	$(SNAKEMAKE) -s $(CURDIR)/Snakefile -d $(1) --configfile $(2) --report results/report.html || true; \
+	exit $$status
+endef
+
 # Today's data paths (config/datapaths.yaml), in a results directory of their own.
 datapaths: setup
-	@mkdir -p datapaths && cd datapaths && ../$(VNETBENCH) prepare --configfile ../config/datapaths.yaml
-	@status=0; $(SNAKEMAKE) --cores $(CORES) figures --configfile config/datapaths.yaml -d datapaths \
-	   -s $(CURDIR)/Snakefile || status=$$?; \
-	 $(SNAKEMAKE) -s $(CURDIR)/Snakefile -d datapaths --configfile config/datapaths.yaml \
-	   --report results/report.html || true; exit $$status
+	@$(call in_own_directory,datapaths,config/datapaths.yaml)
 
 # The platforms with a guest kernel, a sandbox or eBPF host routing (config/sandboxes.yaml),
 # in a results directory of their own.
 sandboxes:
 	@scripts/setup.sh --all
-	@mkdir -p sandboxes && cd sandboxes && ../$(VNETBENCH) prepare --configfile ../config/sandboxes.yaml
-	@status=0; $(SNAKEMAKE) --cores $(CORES) figures --configfile config/sandboxes.yaml -d sandboxes \
-	   -s $(CURDIR)/Snakefile || status=$$?; \
-	 $(SNAKEMAKE) -s $(CURDIR)/Snakefile -d sandboxes --configfile config/sandboxes.yaml \
-	   --report results/report.html || true; exit $$status
+	@$(call in_own_directory,sandboxes,config/sandboxes.yaml)
 
 # Under load (config/load.yaml): latency beside bulk flows, and parallel flows, in a results
 # directory of its own.
 load: setup
-	@mkdir -p load && cd load && ../$(VNETBENCH) prepare --configfile ../config/load.yaml
-	@status=0; $(SNAKEMAKE) --cores $(CORES) figures --configfile config/load.yaml -d load \
-	   -s $(CURDIR)/Snakefile || status=$$?; \
-	 $(SNAKEMAKE) -s $(CURDIR)/Snakefile -d load --configfile config/load.yaml \
-	   --report results/report.html || true; exit $$status
+	@$(call in_own_directory,load,config/load.yaml)
 
 test:
 	@scripts/setup.sh --tests

@@ -304,21 +304,19 @@ def _record(
         key: value for key, value in asdict(parsed).items() if value is not None or key not in _EXTRAS
     }
     cpus = [run.machine_cpu for run in executed if run.machine_cpu is not None]
-    if cpus and parsed.transactions:
+    if cpus and (parsed.transactions or parsed.bytes_received):
         busy, window = sum(c[0] for c in cpus), sum(c[1] for c in cpus)
+        # Per transaction (request/response), else CPU seconds per gigabit moved (bulk: the
+        # CPUs kept busy by each Gbit/s).
+        per = (
+            {"us_per_transaction": busy * 1e6 / parsed.transactions}
+            if parsed.transactions
+            else {"s_per_gbit": busy / (parsed.bytes_received * 8 / 1e9)}
+        )
         measured["machine_cpu"] = {
             "busy_s": round(busy, 3),
             "all_cpus_s": round(window, 3),  # the CPU time all CPUs had during the run
-            "us_per_transaction": busy * 1e6 / parsed.transactions,
-            "source": "/proc/stat of the machine, around the run (netperf's set-up and tear-down included)",
-        }
-    elif cpus and parsed.bytes_received:
-        busy, window = sum(c[0] for c in cpus), sum(c[1] for c in cpus)
-        measured["machine_cpu"] = {
-            "busy_s": round(busy, 3),
-            "all_cpus_s": round(window, 3),
-            # CPU seconds per gigabit moved: the CPUs kept busy by each Gbit/s.
-            "s_per_gbit": busy / (parsed.bytes_received * 8 / 1e9),
+            **per,
             "source": "/proc/stat of the machine, around the run (netperf's set-up and tear-down included)",
         }
     moved = [run.counters for run in executed if run.counters is not None]

@@ -76,6 +76,7 @@ _FLOW_DIRECTION = {"TCP_STREAM": "Send", "TCP_MAERTS": "Receive", "TCP_RR": "Sen
 class Job:
     phase: str
     name: str
+    test: str  # the netperf test it runs
     argv: tuple[str, ...]
     seconds: int  # how long it runs: its netperf's -l, and -s where it waits
 
@@ -85,28 +86,27 @@ def jobs(measurement: Measurement) -> list[Job]:
     m = measurement
     base, flows = split_test(m.test)
     seconds = int(m.duration)
+
+    def job(phase, name, test, length, step, port, sized=True, wait=0) -> Job:
+        return Job(phase, name, test, _netperf(m, test, length, step, port, sized, wait), wait + length)
+
     if base != "RRUL":
-        return [
-            Job("flows", f"flow{i + 1}", _netperf(m, base, seconds, FLOW_STEP_S, i), seconds)
-            for i in range(flows)
-        ]
+        return [job("flows", f"flow{i + 1}", base, seconds, FLOW_STEP_S, i) for i in range(flows)]
     loaded = seconds + 2 * WARMUP_S
     # Each job its own data port (where NAT publishes a range): flows 0 .. 2N-1, probes 2N, 2N+1.
     probes = [("tcp", "TCP_RR", 2 * flows), ("udp", "UDP_RR", 2 * flows + 1)]
     # A TCP_MAERTS server sends for -l seconds from the set-up, the wait included (seen: its
     # receiver measured 2 s of a 3-s run after -s 1): its -l covers the wait.
     directions = [("up", "TCP_STREAM", 0, loaded), ("down", "TCP_MAERTS", flows, CONNECT_S + loaded)]
-    flow_wait, probe_wait = CONNECT_S, CONNECT_S + WARMUP_S
+    # Every job of the load phase connects at once and tests after a wait (-s): the flows
+    # CONNECT_S later, the probes WARMUP_S after them. Connecting through a path that other
+    # flows already fill took wireguard-go's flows over a second (they started late).
     return (
-        [Job("idle", f"idle_{name}", _netperf(m, test, seconds, PROBE_STEP_S, port), seconds)
-         for name, test, port in probes]
-        # Every job of the load phase connects at once and tests after a wait (-s): the flows
-        # CONNECT_S later, the probes WARMUP_S after them. Connecting through a path that other
-        # flows already fill took wireguard-go's flows over a second (they started late).
-        + [Job("load", f"{way}{i + 1}", _netperf(m, test, length, FLOW_STEP_S, first + i, False, flow_wait),
-               flow_wait + loaded) for way, test, first, length in directions for i in range(flows)]
-        + [Job("load", f"probe_{name}", _netperf(m, test, seconds, PROBE_STEP_S, port, wait=probe_wait),
-               probe_wait + seconds) for name, test, port in probes]
+        [job("idle", f"idle_{name}", test, seconds, PROBE_STEP_S, port) for name, test, port in probes]
+        + [job("load", f"{way}{i + 1}", test, length, FLOW_STEP_S, first + i, False, CONNECT_S)
+           for way, test, first, length in directions for i in range(flows)]
+        + [job("load", f"probe_{name}", test, seconds, PROBE_STEP_S, port, wait=CONNECT_S + WARMUP_S)
+           for name, test, port in probes]
     )  # fmt: skip
 
 
@@ -269,26 +269,18 @@ def job_result(name: str, test: str, size_bytes: int, text: str, code: int) -> J
     return JobResult(name, test, rate, transactions, received, elapsed, latency, found)
 
 
-def _job_test(name: str, base: str) -> str:
-    if name.startswith("flow"):
-        return base
-    if name.startswith(("up", "down")):
-        return "TCP_STREAM" if name.startswith("up") else "TCP_MAERTS"
-    return "TCP_RR" if name.endswith("_tcp") else "UDP_RR"
-
-
 def parse(test: str, size_bytes: int, output: str) -> tuple[netperf.NetperfResult, dict]:
     """The cell's result, and the fields its record keeps besides (`load`: each job's window and
     time series; for RRUL the metrics of latency under load). NetperfOutputError, with every
     job's window as evidence, where a job failed or the flows did not cover the measured window."""
     base, flows = split_test(test)
     found = split_jobs(output)
-    expected = [job.name for job in jobs(Measurement(test, size_bytes, 1, (), "", "", "", 0))]
-    if sorted(found) != sorted(expected):
-        raise netperf.NetperfOutputError(f"jobs {sorted(found)}, not {sorted(expected)}", output)
+    # What each job ran, from the command the cell was given (only its names and tests matter).
+    tests = {job.name: job.test for job in jobs(Measurement(test, size_bytes, 1, (), "", "", "", 0))}
+    if sorted(found) != sorted(tests):
+        raise netperf.NetperfOutputError(f"jobs {sorted(found)}, not {sorted(tests)}", output)
     results = {
-        name: job_result(name, _job_test(name, base), size_bytes, text, code)
-        for name, (code, text) in found.items()
+        name: job_result(name, tests[name], size_bytes, text, code) for name, (code, text) in found.items()
     }
     kept = {"load": {"flows_per_direction" if base == "RRUL" else "flows": flows,
                      "jobs": _timeline(results)}}  # fmt: skip

@@ -48,13 +48,14 @@ def main() -> None:
         for _ in range(runs):
             # TCP_RR: "16384 131072 1 1 1.00 12751.24" -> the rate is the last field. As the idle
             # phase of a cell runs it: beside a UDP_RR probe (a lone one is measured too).
+            probe = ("-H", server, "-t", "TCP_RR", "-l", "1", "--", "-r", "1,1")
             udp = ["netperf", "-H", server, "-t", "UDP_RR", "-l", "1", "--", "-r", "1,1"]
             beside = subprocess.Popen(["ip", "netns", "exec", namespace, *udp], stdout=subprocess.DEVNULL)
-            rate = float(plain(namespace, 6, "-H", server, "-t", "TCP_RR", "-l", "1", "--", "-r", "1,1")[-1])
-            beside.wait(timeout=30)
-            latencies.append(1e6 / rate)
-            rate = float(plain(namespace, 6, "-H", server, "-t", "TCP_RR", "-l", "1", "--", "-r", "1,1")[-1])
-            alone.append(1e6 / rate)
+            try:
+                latencies.append(1e6 / float(plain(namespace, 6, *probe)[-1]))
+            finally:
+                beside.wait(timeout=30)
+            alone.append(1e6 / float(plain(namespace, 6, *probe)[-1]))
             # TCP_STREAM: "131072 16384 65536 1.00 14383.26" (10^6 bits/s) -> the last field.
             throughputs.append(
                 float(plain(namespace, 5, "-H", server, "-t", "TCP_STREAM", "-l", "1", "--", "-m", "64K")[-1])

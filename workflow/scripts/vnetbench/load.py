@@ -275,7 +275,8 @@ def parse(test: str, size_bytes: int, output: str) -> tuple[netperf.NetperfResul
     job's window as evidence, where a job failed or the flows did not cover the measured window."""
     base, flows = split_test(test)
     found = split_jobs(output)
-    # What each job ran, from the command the cell was given (only its names and tests matter).
+    # Each job's netperf test, from the jobs such a cell runs (their names and tests depend on
+    # the test id alone, not on the hosts or the duration given here).
     tests = {job.name: job.test for job in jobs(Measurement(test, size_bytes, 1, (), "", "", "", 0))}
     if sorted(found) != sorted(tests):
         raise netperf.NetperfOutputError(f"jobs {sorted(found)}, not {sorted(tests)}", output)

@@ -36,8 +36,9 @@ UNITS = {
 LOAD = ("latency_inflation", "udp_latency_inflation", "probe_latency_us", "idle_latency_us",
         "udp_probe_latency_us", "udp_idle_latency_us", "upload_mbit_s", "download_mbit_s",
         "throughput_mbit_s", "p50_latency_us", "p90_latency_us", "p99_latency_us")  # fmt: skip
-# Lower is better, and each has a precision target as the rates do.
 RATES = ("throughput_mbit_s", "transactions_per_s")
+# The metrics with a precision target: the rates, and latency under load over idle (lower is
+# better there).
 TARGETED = (*RATES, "latency_inflation", "udp_latency_inflation")
 EXTRA = {
     "latency": ("p50_latency_us", "p90_latency_us", "p99_latency_us"),

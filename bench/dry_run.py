@@ -7,6 +7,9 @@
    platforms (3 x 36 sizes x 10 repetitions = 1,080 cells), a synthetic record for every cell
    (named as such: no netperf runs here), the figures built, then `snakemake -n figures`, which
    must find nothing to do.
+3. Snakemake's own floor for the same number of jobs: a Snakefile with no code of ours (one rule
+   per block with one output per member, one per cell of its own, `touch`), dry-run the same way.
+   What the default config costs above it is ours; what the floor costs above `--version` is not.
 
     .venv/bin/python bench/dry_run.py
 """
@@ -48,6 +51,36 @@ def default_config_with_nothing_measured() -> None:
             f"  snakemake -n figures: {dry[0]:.2f}-{dry[1]:.2f} s; snakemake --version: {version[0]:.2f}-"
             f"{version[1]:.2f} s; ratio of the best {dry[0] / version[0]:.2f} (budget 1.5)"
         )
+        members = len(load_experiment(config).block_members)
+        floor = snakemake_floor(
+            Path(tmp) / "floor", int(counts["block"]), int(counts.get("cell", 0)), members
+        )
+        print(
+            f"  Snakemake's floor (the same {counts['block']} + {counts.get('cell', 0)} jobs, no code): "
+            f"{floor[0]:.2f}-{floor[1]:.2f} s, {floor[0] / version[0]:.2f}x --version; ours above it "
+            f"{dry[0] - floor[0]:.2f} s"
+        )
+
+
+def snakemake_floor(directory: Path, blocks: int, cells: int, members: int) -> tuple[float, float]:
+    """`snakemake -n` of a Snakefile with `blocks` jobs of `members` outputs each and `cells` jobs
+    of one output, nothing else: what Snakemake alone costs for a DAG of that shape."""
+    directory.mkdir()
+    outputs = ", ".join(f'"b/{{n}}/{m}.json"' for m in range(members))
+    (directory / "Snakefile").write_text(
+        f"""rule all:
+    input: expand("b/{{n}}/0.json", n=range({blocks})), expand("c/{{n}}.json", n=range({cells}))
+
+rule block:
+    output: {outputs}
+    shell: "touch {{output}}"
+
+rule cell:
+    output: "c/{{n}}.json"
+    shell: "touch {{output}}"
+"""
+    )
+    return best_of(3, SNAKEMAKE, "--cores", "1", "-n", cwd=directory)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ above it and speak it.
 """
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 RR_TESTS = ("TCP_RR", "UDP_RR", "TCP_CRR")  # TCP_CRR: a connection per transaction
 STREAM_TESTS = ("TCP_STREAM", "UDP_STREAM")
@@ -327,6 +328,15 @@ class Experiment:
             "added for another platform)"
         )
 
+    @cached_property
+    def _showing(self) -> dict[tuple[str, int], list[Figure]]:
+        """The figures that show each (test, size): asked for every job of a parse."""
+        showing = {}
+        for figure in self.figures.values():
+            for size_bytes in figure.sizes:
+                showing.setdefault((figure.test, size_bytes), []).append(figure)
+        return showing
+
     def max_repetitions(self, platform: str) -> int:
         if self.precision is None:
             return self.repetitions
@@ -335,7 +345,7 @@ class Experiment:
     def measurement(self, platform: str, test: str, size_bytes: int) -> Measurement:
         """What the cells of one configuration measure: with the extra metrics that any figure
         showing this test and size asks for (cells are shared between figures)."""
-        showing = [f for f in self.figures.values() if f.test == test and size_bytes in f.sizes]
+        showing = self._showing.get((test, size_bytes), [])
         extra = {name for figure in showing for name in figure.extra_metrics}
         basic = measurement_for(
             self.platforms[platform], test, size_bytes, self.duration, self.netperf_options
@@ -348,7 +358,7 @@ class Experiment:
 
     def run_length_of(self, test: str, size_bytes: int) -> float | None:
         """How long a sized run of this test and size should last, or None for timed runs."""
-        showing = [f for f in self.figures.values() if f.test == test and size_bytes in f.sizes]
+        showing = self._showing.get((test, size_bytes), [])
         if (
             self.run_length is None
             or test in ALWAYS_TIMED

@@ -29,7 +29,9 @@ FLAGS = {
     "low_coverage": "too few repetitions for a 95% interval of the median: the interval is [min, max] "
     "and median_ci_level says its coverage",
     "imprecise": "the precision target was not reached: the half-width of the 95% interval of the mean, "
-    "relative to the mean (precision), is above precision_target after the most repetitions allowed",
+    "relative to the mean (precision), is above precision_target after the most repetitions allowed, or "
+    "after fewer where its spread showed the target out of reach even at that maximum (the run's summary "
+    "counts them as given up)",
     "no_value": "repetitions whose runs did not give this metric (a latency percentile of a run with too few "
     "transactions for it: netperf reports 0, which is no latency), listed after the flag (no_value:1,2); "
     "the statistics are of the others, and a row with n = 0 has none",

@@ -9,8 +9,9 @@ drift cancels. Precision is the relative half-width of a 95% interval:
 - a ratio to the baseline: the geometric mean of the within-block ratios, with the
   Student-t interval of their logarithms (exp of its half-width, minus 1).
 
-After each round the plan adds blocks where a configuration or a ratio misses its target
-and its repetitions are below their maximum. The size of the step is what the current
+After each round the plan adds blocks where a configuration or a ratio misses its target,
+its repetitions are below their maximum, and its spread does not already put the target out
+of reach at that maximum (HOPELESS). The size of the step is what the current
 precision predicts (the half-width shrinks as 1/sqrt(n)), at most doubling n per round.
 Stopping when a target is met biases coverage (optional stopping: a stop is likelier where the
 first repetitions happened to agree); a minimum of 10 repetitions keeps the reported 95%
@@ -78,6 +79,26 @@ def paired_ratio(pairs: list[tuple[float, float]]) -> Ratio:
     return Ratio(math.exp(center), math.exp(center - half), math.exp(center + half), n, math.expm1(half))
 
 
+# A configuration whose spread so far predicts, even at its maximum, an interval wider than
+# HOPELESS x its target gets no more repetitions of its own: it is flagged `imprecise` now
+# rather than after 14 more cells that cannot bring it in (on a fresh machine's default run,
+# 1.2 saved 126 of 2,241 cells and lost no configuration that later reached its target;
+# bench/coverage.py simulates its coverage). The margin is for the spread's own uncertainty:
+# after 10 values, s is within about +-25% of sigma.
+HOPELESS = 1.2
+
+
+def hopeless(n: int, precision: float, target: float, limit: int) -> bool:
+    """Would the interval still be wider than HOPELESS x target after `limit` values, if the
+    spread stays what `n` values show? (Half-width ~ t(n-1) / sqrt(n).)"""
+    if precision <= target or n < 2 or limit <= n:
+        return False
+    if math.isinf(precision):
+        return False
+    at_limit = precision * math.sqrt(n / limit) * t_quantile(0.5 + LEVEL / 2, limit - 1)
+    return at_limit / t_quantile(0.5 + LEVEL / 2, n - 1) > HOPELESS * target
+
+
 def needed(n: int, precision: float, target: float) -> int:
     """Repetitions the current precision predicts for the target (half-width ~ 1/sqrt(n))."""
     if precision <= target:
@@ -98,6 +119,7 @@ class Configuration:
     ratio_precision: float | None  # of the ratio to the baseline (None: undefined or baseline)
     reached: bool
     at_max: bool
+    gave_up: bool = False  # hopeless at its maximum (HOPELESS): no more repetitions of its own
 
 
 # Records of one repetition pair only when measured this close in time: a block runs its
@@ -157,25 +179,41 @@ def plan(
         for platform, by_rep in by_platform.items():
             n = len(by_rep)
             precision = value_precision([record[metric] for record in by_rep.values()])
-            want = needed(n, precision, targets.value)
-            ratio_precision, has_ratio = None, platform != baseline and bool(base)
+            limit = targets.max_repetitions.get(platform, max(targets.max_repetitions.values()))
+            attempts = n + tried[(platform, test, size)]
+            # (needed repetitions, hopeless) for each target this configuration misses
+            misses = []
+            if precision > targets.value:
+                misses.append(
+                    (
+                        needed(n, precision, targets.value),
+                        hopeless(n, precision, targets.value, limit - attempts + n),
+                    )
+                )
+            ratio_precision, has_ratio, few_pairs = None, platform != baseline and bool(base), n
             if has_ratio:
                 pairs = [(a[metric], b[metric]) for a, b in block_pairs(by_rep, base)]
                 ratio_precision = paired_ratio(pairs).precision
-                want = max(want, needed(len(pairs), ratio_precision, targets.ratio))
+                if ratio_precision > targets.ratio:
+                    misses.append(
+                        (
+                            needed(len(pairs), ratio_precision, targets.ratio),
+                            hopeless(len(pairs), ratio_precision, targets.ratio, limit - n + len(pairs)),
+                        )
+                    )
                 # Too few pairs to judge (cells measured again after a failure have none):
                 # enough new blocks for the first round's count of pairs.
-                want = max(want, n + targets.min_repetitions - len(pairs))
-            reached = precision <= targets.value and (
-                ratio_precision is None or ratio_precision <= targets.ratio
-            )
-            limit = targets.max_repetitions.get(platform, max(targets.max_repetitions.values()))
-            attempts = n + tried[(platform, test, size)]
+                few_pairs = n + targets.min_repetitions - len(pairs)
+            reached = not misses
             at_max = attempts >= limit
+            gave_up = bool(misses) and all(lost for _, lost in misses)
             configurations.append(
-                Configuration(platform, test, size, n, precision, has_ratio, ratio_precision, reached, at_max)
+                Configuration(
+                    platform, test, size, n, precision, has_ratio, ratio_precision, reached, at_max, gave_up
+                )
             )
-            if not reached and not at_max:
+            want = max([n, few_pairs, *(count for count, _ in misses)])
+            if not reached and not at_max and not gave_up:
                 wanted[platform] = min(limit - attempts, max(want - n, 1), max(n, targets.min_repetitions))
         if not wanted:
             continue
@@ -262,6 +300,12 @@ def reached_line(plan: dict, targets: Targets) -> str:
         f"within +-{targets.value:.0%}) and {len(ratio_ok)} of {len(ratios)} ratios "
         f"(within +-{targets.ratio:.0%})"
     )
+    gave_up = sum(row.get("gave_up", False) for row in rows)
+    if gave_up:
+        line += (
+            f"; {gave_up} given up early (their spread put the target out of reach even at their "
+            f"maximum repetitions, by over {HOPELESS:g}x)"
+        )
     misses = [row for row in rows if not row["reached"]]
     if misses:
 

@@ -1,6 +1,6 @@
 """Replay the precision rounds of a finished run with today's rule, on that run's own records.
 
-    .venv/bin/python bench/precision_replay.py RESULTS [--config config/config.yaml] [--hopeless X]
+    .venv/bin/python bench/precision_replay.py RESULTS [--config config/config.yaml] [--give-up-beyond X]
 
 A run's round k+1 is planned from the cells of rounds 1..k. Given a run that measured at
 least the cells today's rule asks for (a run of an earlier, more generous rule), the plan of
@@ -14,9 +14,9 @@ stops the replay (today's rule asks for more than that run measured): it says so
 import argparse
 import os
 import sys
+from dataclasses import replace
 
 import yaml
-from vnetbench import precision
 from vnetbench.config import load_experiment
 from vnetbench.precision import plan, targets_of
 from vnetbench.records import load_cells
@@ -27,14 +27,14 @@ def main() -> None:
     parser.add_argument("results")
     parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument(
-        "--hopeless", type=float, help=f"give up beyond this x target (today {precision.HOPELESS})"
+        "--give-up-beyond", type=float, help="the config's precision.give_up_beyond; 0: never"
     )
     args = parser.parse_args()
-    if args.hopeless:
-        precision.HOPELESS = args.hopeless
     with open(args.config) as stream:
         experiment = load_experiment(yaml.safe_load(stream))
     targets = targets_of(experiment)
+    if args.give_up_beyond is not None:
+        targets = replace(targets, give_up_beyond=args.give_up_beyond or None)
     metric_of = {f.test: f.metric for f in reversed(experiment.figures.values())}
     baseline = experiment.baseline
     paths = [

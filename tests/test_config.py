@@ -188,6 +188,10 @@ def test_precision_settings_and_their_conflicts():
     assert experiment.repetitions == 3 and experiment.precision.max_repetitions == 12
     assert experiment.precision.target == 0.05 and experiment.max_repetitions("native") == 12
     assert "3 to 12 repetitions of 1 s" in experiment.protocol()
+    assert experiment.precision.give_up_beyond == 1.2
+    assert load({**precise, "precision": {"give_up_beyond": None}}).precision.give_up_beyond is None
+    with pytest.raises(ConfigError, match=r"^precision.give_up_beyond: 0.5 is not allowed"):
+        load({**precise, "precision": {"give_up_beyond": 0.5}})
     with pytest.raises(ConfigError, match="^repetitions: a fixed number of repetitions and a precision"):
         load(tiny_config(precision={}))  # tiny_config sets repetitions
     with pytest.raises(ConfigError, match="^precision.min_repetitions: 9 is above max_repetitions"):

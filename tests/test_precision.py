@@ -109,6 +109,12 @@ def test_a_configuration_that_cannot_reach_its_target_at_its_maximum_is_given_up
     assert hopeless(4, 0.19, 0.05, 12) and not hopeless(4, 0.15, 0.05, 12)
     assert not hopeless(4, 0.19, 0.05, 4)  # at its maximum: at_max says it, not gave_up
     assert not hopeless(4, math.inf, 0.05, 12)  # undefined (one value): measured on
+    assert not hopeless(4, 0.19, 0.05, 12, beyond=None) and not hopeless(4, 0.19, 0.05, 12, beyond=1.6)
+    # Never giving up (give_up_beyond: null): the same configuration is measured on.
+    never = replace(TARGETS, give_up_beyond=None)
+    result = plan(records(hopeless_values), {"TCP_RR": "throughput_mbit_s"}, "native", never)
+    assert not any(row["gave_up"] for row in result["configurations"]) and result["add"]
+    assert "given up" not in reached_line(result, never)
     # A configuration that misses two targets is given up only when both are hopeless.
     mixed = {"native": [100, 130, 75, 110], "xen": [80, 110.2, 57, 89.8]}  # means hopeless, ratio +-7.5%
     result = plan(records(mixed), {"TCP_RR": "throughput_mbit_s"}, "native", TARGETS)

@@ -205,8 +205,10 @@ def two_loopback_platforms(**overrides) -> dict:
 
 
 def test_precision_rounds_add_repetitions_where_needed_in_blocks_and_cache(workflow):
-    # Targets no measurement meets: every configuration goes to its maximum, 2 -> 4 -> (5).
+    # Targets no measurement meets, never given up: every configuration goes to its maximum,
+    # 2 -> 4 -> (5).
     precision = {"target": 1e-6, "value_target": 1e-6, "min_repetitions": 2, "max_repetitions": 4}
+    precision["give_up_beyond"] = None
     config = two_loopback_platforms(precision=precision, run_length=0.05, runs_per_cell=3)
     del config["repetitions"]
     workflow.write_config(config)

@@ -210,6 +210,7 @@ class Precision:
     value_target: float
     min_repetitions: int
     max_repetitions: int
+    give_up_beyond: float | None = 1.2  # see vnetbench.precision.hopeless; None: never
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ drift cancels. Precision is the relative half-width of a 95% interval:
 
 After each round the plan adds blocks where a configuration or a ratio misses its target,
 its repetitions are below their maximum, and its spread does not already put the target out
-of reach at that maximum (HOPELESS). The size of the step is what the current
+of reach at that maximum (hopeless). The size of the step is what the current
 precision predicts (the half-width shrinks as 1/sqrt(n)), at most doubling n per round.
 Stopping when a target is met biases coverage (optional stopping: a stop is likelier where the
 first repetitions happened to agree); a minimum of 10 repetitions keeps the reported 95%
@@ -40,13 +40,14 @@ class Targets:
     ratio: float  # a ratio to the baseline: the same, of the paired ratio
     min_repetitions: int
     max_repetitions: dict[str, int]  # per platform
+    give_up_beyond: float | None = 1.2  # see hopeless; None: never give up
 
 
 def targets_of(experiment: Experiment) -> Targets:
     """The targets of an experiment with a precision target, each platform with its maximum."""
     p = experiment.precision
     maxima = {name: experiment.max_repetitions(name) for name in experiment.platforms}
-    return Targets(p.value_target, p.target, p.min_repetitions, maxima)
+    return Targets(p.value_target, p.target, p.min_repetitions, maxima, p.give_up_beyond)
 
 
 def value_precision(values: list[float]) -> float:
@@ -80,23 +81,18 @@ def paired_ratio(pairs: list[tuple[float, float]]) -> Ratio:
 
 
 # A configuration whose spread so far predicts, even at its maximum, an interval wider than
-# HOPELESS x its target gets no more repetitions of its own: it is flagged `imprecise` now
+# give_up_beyond x its target gets no more repetitions of its own: it is flagged `imprecise` now
 # rather than after 14 more cells that cannot bring it in (on a fresh machine's default run,
-# 1.2 saved 126 of 2,241 cells and lost no configuration that later reached its target;
-# bench/coverage.py simulates its coverage). The margin is for the spread's own uncertainty:
-# after 10 values, s is within about +-25% of sigma.
-HOPELESS = 1.2
-
-
-def hopeless(n: int, precision: float, target: float, limit: int) -> bool:
-    """Would the interval still be wider than HOPELESS x target after `limit` values, if the
+# 1.2 saved 129 of 2,241 cells and lost no configuration that later reached its target;
+# bench/precision_replay.py replays it, bench/coverage.py simulates its coverage). The margin is
+# for the spread's own uncertainty: after 10 values, s is within about +-25% of sigma.
+def hopeless(n: int, precision: float, target: float, limit: int, beyond: float | None = 1.2) -> bool:
+    """Would the interval still be wider than `beyond` x target after `limit` values, if the
     spread stays what `n` values show? (Half-width ~ t(n-1) / sqrt(n).)"""
-    if precision <= target or n < 2 or limit <= n:
-        return False
-    if math.isinf(precision):
+    if beyond is None or precision <= target or n < 2 or limit <= n or math.isinf(precision):
         return False
     at_limit = precision * math.sqrt(n / limit) * t_quantile(0.5 + LEVEL / 2, limit - 1)
-    return at_limit / t_quantile(0.5 + LEVEL / 2, n - 1) > HOPELESS * target
+    return at_limit / t_quantile(0.5 + LEVEL / 2, n - 1) > beyond * target
 
 
 def needed(n: int, precision: float, target: float) -> int:
@@ -119,7 +115,7 @@ class Configuration:
     ratio_precision: float | None  # of the ratio to the baseline (None: undefined or baseline)
     reached: bool
     at_max: bool
-    gave_up: bool = False  # hopeless at its maximum (HOPELESS): no more repetitions of its own
+    gave_up: bool = False  # hopeless at its maximum (see hopeless): no more repetitions of its own
 
 
 # Records of one repetition pair only when measured this close in time: a block runs its
@@ -187,7 +183,7 @@ def plan(
                 misses.append(
                     (
                         needed(n, precision, targets.value),
-                        hopeless(n, precision, targets.value, limit - attempts + n),
+                        hopeless(n, precision, targets.value, limit - attempts + n, targets.give_up_beyond),
                     )
                 )
             ratio_precision, has_ratio, few_pairs = None, platform != baseline and bool(base), n
@@ -198,7 +194,13 @@ def plan(
                     misses.append(
                         (
                             needed(len(pairs), ratio_precision, targets.ratio),
-                            hopeless(len(pairs), ratio_precision, targets.ratio, limit - n + len(pairs)),
+                            hopeless(
+                                len(pairs),
+                                ratio_precision,
+                                targets.ratio,
+                                limit - n + len(pairs),
+                                targets.give_up_beyond,
+                            ),
                         )
                     )
                 # Too few pairs to judge (cells measured again after a failure have none):
@@ -304,7 +306,7 @@ def reached_line(plan: dict, targets: Targets) -> str:
     if gave_up:
         line += (
             f"; {gave_up} given up early (their spread put the target out of reach even at their "
-            f"maximum repetitions, by over {HOPELESS:g}x)"
+            f"maximum repetitions, by over {targets.give_up_beyond:g}x)"
         )
     misses = [row for row in rows if not row["reached"]]
     if misses:

@@ -8,9 +8,9 @@ import os
 from datetime import datetime
 
 import pytest
+from vnetbench.slurm_lab import OneNodeSlurm, available
 
 from .conftest import tiny_config
-from .slurm_cluster import OneNodeSlurm, available
 
 pytestmark = [
     pytest.mark.slurm,

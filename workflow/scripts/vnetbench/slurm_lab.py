@@ -1,4 +1,6 @@
-"""A real one-node SLURM cluster (Debian's munge and slurm-wlm), started and stopped by pid.
+"""A real one-node SLURM cluster (Debian's munge and slurm-wlm), started and stopped by pid:
+the SLURM profile's embedded lab, as the namespaces are the testbed's, so that profiles/slurm is
+tried on one machine (tests/test_slurm.py, bench/slurm_overhead.py).
 
 No accounting database: the executor plugin is told to poll with squeue, and
 MinJobAge keeps finished jobs visible long enough for it. The config must live at

@@ -7,7 +7,7 @@ from pathlib import Path
 import vnetbench
 
 PACKAGE = Path(vnetbench.__file__).parent
-BOTTOM = {"model", "errors", "atomic", "sizes", "stats", "wire", "machine"}
+BOTTOM = {"model", "errors", "atomic", "message_sizes", "stats", "wire", "machine"}
 ANALYSIS = {"aggregate", "comparison", "metrics", "plots", "precision", "provenance", "stats", "summary"}
 ANALYSIS |= {"change", "change_cli", "change_report", "verdicts", "variants", "load_plots"}
 RUNNING = {"broker", "cell", "guests", "guest_image", "hosts", "lifecycle", "netperf", "netserver"}
@@ -27,6 +27,7 @@ RUNNING |= {
     "gvisor",
     "ebpf",
     "load",
+    "slurm_lab",
 }
 
 

@@ -73,7 +73,7 @@ def _figures(a, b) -> dict[str, tuple[str, list[int] | None, str]]:
     for run in (b, a):
         figures = run.provenance.get("config", {}).get("figures")
         if figures:
-            from .sizes import parse_size
+            from .message_sizes import parse_size
 
             return {
                 name: (f["test"], [parse_size(s) for s in f["sizes"]], f["title"])

@@ -14,6 +14,7 @@ import yaml
 from . import load
 from .errors import VnetbenchError
 from .lab import OPTIONAL
+from .message_sizes import UDP_MAX_PAYLOAD, parse_size
 from .model import (
     LOAD_TESTS,
     LOCAL,
@@ -32,7 +33,6 @@ from .model import (
     with_flows,
 )
 from .netperf import allowed_options_text, option_problem
-from .sizes import UDP_MAX_PAYLOAD, parse_size
 from .testbed import PLATFORM_NODES, Testbed, for_workdir
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"

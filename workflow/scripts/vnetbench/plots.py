@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from .message_sizes import format_size  # noqa: E402
 from .metrics import RATES, UNITS  # noqa: E402
-from .sizes import format_size  # noqa: E402
 
 _MARKERS = "osD^vP*X"
 _STYLES = ("-", "--", ":", "-.")

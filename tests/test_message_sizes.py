@@ -1,5 +1,5 @@
 import pytest
-from vnetbench.sizes import format_size, parse_size
+from vnetbench.message_sizes import format_size, parse_size
 
 
 @pytest.mark.parametrize(

@@ -24,11 +24,11 @@ POLLING = ["--slurm-init-seconds-before-status-checks", "1", "--seconds-between-
 
 def config(cells: int, platforms: int) -> dict:
     figures = {"bench": {"test": "TCP_RR", "sizes": [1, 64], "title": "bench"}}
-    config = tiny_config(12898, repetitions=cells // 2 // platforms, figures=figures)
-    loopback = config["platforms"]["native"]
+    settings = tiny_config(12898, repetitions=cells // 2 // platforms, figures=figures)
+    loopback = settings["platforms"]["native"]
     for k in range(2, platforms + 1):
-        config["platforms"][f"loopback{k}"] = {**loopback, "label": f"Loopback {k}"}
-    return config
+        settings["platforms"][f"loopback{k}"] = {**loopback, "label": f"Loopback {k}"}
+    return settings
 
 
 def timed(directory: Path, *args: str) -> float:

@@ -200,6 +200,10 @@ class Measurement:
         return cls(**{**params, "netperf_options": tuple(params["netperf_options"])})
 
 
+# The schema's default of precision.give_up_beyond (workflow/schemas/config.schema.yaml).
+GIVE_UP_BEYOND = 1.2
+
+
 @dataclass(frozen=True)
 class Precision:
     """Repetitions until precise: the 95% interval of every ratio to the baseline within
@@ -210,7 +214,7 @@ class Precision:
     value_target: float
     min_repetitions: int
     max_repetitions: int
-    give_up_beyond: float | None = 1.2  # see vnetbench.precision.hopeless; None: never
+    give_up_beyond: float | None = GIVE_UP_BEYOND  # see vnetbench.precision.hopeless; None: never
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from .model import Experiment
+from .model import GIVE_UP_BEYOND, Experiment
 from .stats import t_quantile
 
 LEVEL = 0.95
@@ -40,7 +40,7 @@ class Targets:
     ratio: float  # a ratio to the baseline: the same, of the paired ratio
     min_repetitions: int
     max_repetitions: dict[str, int]  # per platform
-    give_up_beyond: float | None = 1.2  # see hopeless; None: never give up
+    give_up_beyond: float | None = GIVE_UP_BEYOND  # see hopeless; None: never give up
 
 
 def targets_of(experiment: Experiment) -> Targets:
@@ -86,13 +86,22 @@ def paired_ratio(pairs: list[tuple[float, float]]) -> Ratio:
 # 1.2 saved 129 of 2,241 cells and lost no configuration that later reached its target;
 # bench/precision_replay.py replays it, bench/coverage.py simulates its coverage). The margin is
 # for the spread's own uncertainty: after 10 values, s is within about +-25% of sigma.
-def hopeless(n: int, precision: float, target: float, limit: int, beyond: float | None = 1.2) -> bool:
+def hopeless(
+    n: int, precision: float, target: float, limit: int, beyond: float | None = GIVE_UP_BEYOND
+) -> bool:
     """Would the interval still be wider than `beyond` x target after `limit` values, if the
     spread stays what `n` values show? (Half-width ~ t(n-1) / sqrt(n).)"""
     if beyond is None or precision <= target or n < 2 or limit <= n or math.isinf(precision):
         return False
     at_limit = precision * math.sqrt(n / limit) * t_quantile(0.5 + LEVEL / 2, limit - 1)
     return at_limit / t_quantile(0.5 + LEVEL / 2, n - 1) > beyond * target
+
+
+def _miss(n: int, precision: float, target: float, limit: int, beyond: float | None):
+    """(repetitions needed, hopeless) for a target that `n` values miss; None for one they meet."""
+    if precision <= target:
+        return None
+    return needed(n, precision, target), hopeless(n, precision, target, limit, beyond)
 
 
 def needed(n: int, precision: float, target: float) -> int:
@@ -177,35 +186,19 @@ def plan(
             precision = value_precision([record[metric] for record in by_rep.values()])
             limit = targets.max_repetitions.get(platform, max(targets.max_repetitions.values()))
             attempts = n + tried[(platform, test, size)]
-            # (needed repetitions, hopeless) for each target this configuration misses
-            misses = []
-            if precision > targets.value:
-                misses.append(
-                    (
-                        needed(n, precision, targets.value),
-                        hopeless(n, precision, targets.value, limit - attempts + n, targets.give_up_beyond),
-                    )
-                )
+            beyond = targets.give_up_beyond
+            misses = [_miss(n, precision, targets.value, limit - attempts + n, beyond)]
             ratio_precision, has_ratio, few_pairs = None, platform != baseline and bool(base), n
             if has_ratio:
                 pairs = [(a[metric], b[metric]) for a, b in block_pairs(by_rep, base)]
                 ratio_precision = paired_ratio(pairs).precision
-                if ratio_precision > targets.ratio:
-                    misses.append(
-                        (
-                            needed(len(pairs), ratio_precision, targets.ratio),
-                            hopeless(
-                                len(pairs),
-                                ratio_precision,
-                                targets.ratio,
-                                limit - n + len(pairs),
-                                targets.give_up_beyond,
-                            ),
-                        )
-                    )
+                misses.append(
+                    _miss(len(pairs), ratio_precision, targets.ratio, limit - n + len(pairs), beyond)
+                )
                 # Too few pairs to judge (cells measured again after a failure have none):
                 # enough new blocks for the first round's count of pairs.
                 few_pairs = n + targets.min_repetitions - len(pairs)
+            misses = [miss for miss in misses if miss]
             reached = not misses
             at_max = attempts >= limit
             gave_up = bool(misses) and all(lost for _, lost in misses)

@@ -15,7 +15,7 @@ from vnetbench.hosts import LocalSession
 from vnetbench.model import Host, Measurement, split_test, with_flows
 from vnetbench.netperf import NetperfOutputError
 
-from .conftest import DATA, leftovers
+from .conftest import DATA, leftovers, pids_of
 
 RRUL = (DATA / "rrul_x2_bridge_nat.out").read_text()
 STREAMS = (DATA / "tcp_stream_x2_native.out").read_text()
@@ -146,6 +146,29 @@ def test_every_job_of_a_nat_server_has_its_own_published_port():
     assert load.concurrent_netperfs("RRULx4") == 10
 
 
+def test_rrul_probes_run_at_real_time_priority_against_their_own_netserver(tmp_path):
+    """By default (probe_priority 20) both probes of both phases run under chrt against the
+    server's real-time netserver (bridge_nat's published at 12931), the flows as any process;
+    with probe_priority null nothing runs under chrt. Both are what the cell measures."""
+    experiment = load_experiment(_config(test="RRUL"), workdir=str(tmp_path))
+    assert experiment.realtime_probes
+    for platform, port in (("native", 12866), ("bridge_nat", 12931)):
+        m = experiment.measurement(platform, "RRULx4", 1)
+        assert (m.probe_priority, m.probe_netserver_port) == (20, port)
+        for job in load.jobs(m):
+            probe = job.name.startswith(("idle_", "probe_"))
+            assert (job.argv[:3] == ("chrt", "-f", "20")) == probe, job.argv
+            assert job.argv[job.argv.index("-p") + 1] == str(port if probe else m.netserver_port)
+    plain = load_experiment(_config(test="RRUL") | {"probe_priority": None}, workdir=str(tmp_path))
+    m = plain.measurement("native", "RRULx4", 1)
+    assert "probe_priority" not in m.as_params()
+    assert not any("chrt" in job.argv for job in load.jobs(m))
+    # Only RRUL has probes: a parallel-flow cell measures what it did.
+    streams = load_experiment(_config(test="TCP_STREAM", flows=[2]), workdir=str(tmp_path))
+    assert not streams.realtime_probes
+    assert "probe_priority" not in streams.measurement("native", "TCP_STREAMx2", 1).as_params()
+
+
 # --- bad input, before anything runs ---
 
 
@@ -218,6 +241,44 @@ def test_preflight_names_a_netperf_without_demo_mode(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"probe_priority": 0}, "probe_priority: 0 is not allowed (allowed: a SCHED_FIFO priority from 1"),
+        ({"probe_priority": 100}, "probe_priority: 100 is not allowed"),
+    ],
+)  # fmt: skip
+def test_a_bad_probe_priority_is_named(tmp_path, change, message):
+    with pytest.raises(ConfigError) as error:
+        load_experiment(_config(test="RRUL") | change, workdir=str(tmp_path))
+    assert str(error.value).startswith(message), str(error.value)
+
+
+def test_a_probes_netserver_on_netservers_own_port_is_named(tmp_path):
+    config = _config(test="RRUL")
+    server = {"host": "local", "address": "127.0.0.1", "netserver_port": 12865, "probe_netserver_port": 12865}
+    config["testbed"] = "hosts"
+    config["platforms"] = {"native": {"label": "n", "client": {"host": "local"}, "server": server}}
+    with pytest.raises(ConfigError) as error:
+        load_experiment(config, workdir=str(tmp_path))
+    assert str(error.value).startswith(
+        "platforms.native.server.probe_netserver_port: 12865 is netserver_port too"
+    ), str(error.value)
+
+
+def test_preflight_names_an_end_that_refuses_real_time_priority(tmp_path):
+    experiment = load_experiment(_config(test="RRUL", flows=2), workdir=str(tmp_path))
+    platform = experiment.platforms["native"]
+    facts = {"demo_mode": "yes", "realtime": "yes"}
+    found = preflight.concurrency_problems(experiment, platform, facts, {"realtime": "no"})
+    assert found == [
+        "platform native: RRUL's probes run at real-time priority (probe_priority: 20), which the server"
+        " refuses (chrt -f needs root or CAP_SYS_NICE): run there as root, or probe_priority: null"
+    ]
+    plain = load_experiment(_config(test="RRUL", flows=2) | {"probe_priority": None}, workdir=str(tmp_path))
+    assert preflight.concurrency_problems(plain, platform, facts, {"realtime": "no"}) == []
+
+
 def test_preflight_names_too_few_ports_and_too_little_memory(tmp_path):
     experiment = load_experiment(_config(test="RRUL", flows=8), workdir=str(tmp_path))
     platform = experiment.platforms["native"]
@@ -255,7 +316,14 @@ def test_a_load_run_on_the_lab_measures_draws_and_leaves_nothing(workflow):
     assert not workflow.failed()
     rrul = [r for r in records if r["test"] == "RRULx2"]
     for record in rrul:
-        assert record["latency_inflation"] > 1  # four bulk flows on two CPUs: never faster than idle
+        # Under load over idle, both timed (at real-time priority the probes need not wait for a
+        # CPU, and with 2 flows each way their latency may stay as it was idle: no bound below).
+        assert record["probe_latency_us"] > 0 and record["idle_latency_us"] > 0
+        inflation = record["probe_latency_us"] / record["idle_latency_us"]
+        assert record["latency_inflation"] == pytest.approx(inflation)
+        # The probes ran at real-time priority against the real-time netserver (12866 on native,
+        # NAT's published 12931): started by the run, and stopped by it.
+        assert "chrt -f 20 netperf" in record["command"]
         assert record["upload_mbit_s"] > 0 and record["download_mbit_s"] > 0
     streams = [r for r in records if r["test"].startswith("TCP_STREAM")]
     assert all(r["machine_cpu"]["s_per_gbit"] > 0 for r in streams)
@@ -267,3 +335,4 @@ def test_a_load_run_on_the_lab_measures_draws_and_leaves_nothing(workflow):
     from vnetbench.testbed import for_workdir
 
     assert leftovers(for_workdir(workflow.directory)) == []
+    assert not pids_of("netserver", 12866) and not pids_of("netserver", 12931)

@@ -4,6 +4,7 @@ A slow host (an emulated guest on a busy machine) is played by a named fake: a s
 netserver that waits before it becomes the real one (exec keeps its pid).
 """
 
+import os
 import socket
 import time
 from pathlib import Path
@@ -67,3 +68,25 @@ def test_another_programs_listener_on_the_port_is_not_taken_for_ours(tmp_path):
         blocker.listen()
         with pytest.raises(netserver.NetserverError, match=f"is port {host.netserver_port} in use"):
             netserver.ensure(open_session(host), host)
+
+
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0, reason="real-time priority needs root")
+def test_the_probes_netserver_runs_at_real_time_priority_beside_the_plain_one():
+    """RRUL's probes: a second netserver, at its own port, SCHED_FIFO at the priority asked; the
+    plain one stays as it was. Each is stopped by its own pid."""
+    host = local_server("netserver")
+    probes = host.probes_netserver()
+    assert probes.netserver_port == host.netserver_port + 1
+    session = open_session(host)
+    try:
+        plain = int(netserver.ensure(session, host).split()[1])
+        fast = int(netserver.ensure(session, probes, priority=20).split()[1])
+        assert os.sched_getscheduler(fast) == os.SCHED_FIFO
+        assert os.sched_getparam(fast).sched_priority == 20
+        assert os.sched_getscheduler(plain) == os.SCHED_OTHER
+        socket.create_connection(("127.0.0.1", probes.netserver_port), timeout=1).close()
+    finally:
+        netserver.stop(session, probes)
+        netserver.stop(session, host)
+    assert not pids_of("netserver", host.netserver_port) and not pids_of("netserver", probes.netserver_port)

@@ -411,8 +411,20 @@ def _host(key: str, name: str, spec: dict) -> Host:
         netperf=spec["netperf"],
         netserver=spec["netserver"],
         netserver_port=spec["netserver_port"],
+        probe_netserver_port=_probe_port(key, spec),
         connect_timeout=spec["connect_timeout"],
     )
+
+
+def _probe_port(key: str, spec: dict) -> int | None:
+    port = spec.get("probe_netserver_port")
+    if port is not None and port == spec["netserver_port"]:
+        raise ConfigError(
+            f"{key}.probe_netserver_port",
+            f"{port} is netserver_port too",
+            "a port of its own for the probes' netserver (default netserver_port + 1)",
+        )
+    return port
 
 
 def _testbed(config: dict, workdir: str) -> Testbed | None:
@@ -452,6 +464,7 @@ def experiment_from_validated(config: dict, workdir: str = ".") -> Experiment:
         precision=Precision(**precision) if precision else None,
         baseline=config["baseline"],
         keep_cpus_awake=config["keep_cpus_awake"],
+        probe_priority=config["probe_priority"],
         run_length=config["run_length"],
         runs_per_cell=config["runs_per_cell"],
         order=RunOrder(

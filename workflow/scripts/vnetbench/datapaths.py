@@ -106,7 +106,7 @@ def _nat_rules(subnet: str, published_to: str | None) -> str:
     """Docker's rules, in nftables: masquerade what leaves the bridge's subnet, forward only
     established flows and the published ports (policy drop), DNAT the published ports."""
     data = f"{PUBLISHED['data_port']}-{PUBLISHED['data_port'] + PUBLISHED['data_ports'] - 1}"
-    ports = f"{PUBLISHED['netserver_port']}, {data}"
+    ports = f"{PUBLISHED['netserver_port']}, {PUBLISHED['probe_netserver_port']}, {data}"
     dnat = (
         f"""
   chain prerouting {{

@@ -48,9 +48,9 @@ class Path:
 
 
 NAT_A, NAT_B = "198.18.10.1", "198.18.10.2"  # bridge_nat's machines on their wire
-# bridge_nat's ports published on B: netserver's, and 64 data ports from data_port (one per
-# concurrent flow; vnetbench.load).
-PUBLISHED = {"netserver_port": 12866, "data_port": 12867, "data_ports": 64}
+# bridge_nat's ports published on B: netserver's, 64 data ports from data_port (one per
+# concurrent flow; vnetbench.load) and the real-time netserver's of RRUL's probes.
+PUBLISHED = {"netserver_port": 12866, "data_port": 12867, "data_ports": 64, "probe_netserver_port": 12931}
 
 NODES = (
     Node("a", "machine A", "198.18.0.1", 10, mac="02:00:c6:12:00:01"),

@@ -10,7 +10,9 @@ at once in the background, and the next phase starts when all have ended.
   same two probes; all connect at once, the flows start CONNECT_S later and the probes WARMUP_S
   after them (netperf -s). The
   flows run WARMUP_S longer than the probes on both sides, so that the probes measure a path
-  that is loaded throughout.
+  that is loaded throughout. The probes run at real-time priority at both ends where the
+  experiment says so (probe_priority): else what they time is mostly their wait for a CPU behind
+  the flows' processes (README "Under load").
 Every netperf reports interim results (demo mode, -D): the record keeps each job's time series,
 and the cell fails, with each job's window as evidence, unless the flows covered the probes'
 window (RRUL) or ran together (parallel flows).
@@ -87,8 +89,9 @@ def jobs(measurement: Measurement) -> list[Job]:
     base, flows = split_test(m.test)
     seconds = int(m.duration)
 
-    def job(phase, name, test, length, step, port, sized=True, wait=0) -> Job:
-        return Job(phase, name, test, _netperf(m, test, length, step, port, sized, wait), wait + length)
+    def job(phase, name, test, length, step, port, sized=True, wait=0, probe=False) -> Job:
+        argv = _netperf(m, test, length, step, port, sized, wait, probe)
+        return Job(phase, name, test, argv, wait + length)
 
     if base != "RRUL":
         return [job("flows", f"flow{i + 1}", base, seconds, FLOW_STEP_S, i) for i in range(flows)]
@@ -102,10 +105,12 @@ def jobs(measurement: Measurement) -> list[Job]:
     # CONNECT_S later, the probes WARMUP_S after them. Connecting through a path that other
     # flows already fill took wireguard-go's flows over a second (they started late).
     return (
-        [job("idle", f"idle_{name}", test, seconds, PROBE_STEP_S, port) for name, test, port in probes]
+        [job("idle", f"idle_{name}", test, seconds, PROBE_STEP_S, port, probe=True)
+         for name, test, port in probes]
         + [job("load", f"{way}{i + 1}", test, length, FLOW_STEP_S, first + i, False, CONNECT_S)
            for way, test, first, length in directions for i in range(flows)]
-        + [job("load", f"probe_{name}", test, seconds, PROBE_STEP_S, port, wait=CONNECT_S + WARMUP_S)
+        + [job("load", f"probe_{name}", test, seconds, PROBE_STEP_S, port, wait=CONNECT_S + WARMUP_S,
+               probe=True)
            for name, test, port in probes]
     )  # fmt: skip
 
@@ -136,21 +141,27 @@ def bound(measurement: Measurement, kill_after: float) -> float:
 
 
 def _netperf(
-    m: Measurement, test: str, seconds: int, step: float, flow: int = 0, sized=True, wait: int = 0
-) -> tuple:
+    m: Measurement, test: str, seconds: int, step: float, flow: int = 0, sized=True, wait: int = 0,
+    probe: bool = False,
+) -> tuple:  # fmt: skip
     """One job's netperf. Request/response jobs report in transactions/s (with -f m netperf's
     interim results of an RR test are Mbit/s to two decimals: 0.19 for 12,000 transactions/s);
     the RRUL probes also time every transaction (netperf's latency histogram). `wait`: seconds
     between netperf's set-up (its control connection) and its test (-s), so that a probe started
-    with the flows connects before they load the path."""
+    with the flows connects before they load the path. A `probe` at a real-time priority runs
+    under chrt against the server's netserver that runs at it, so that neither end waits for a
+    CPU behind the flows (Measurement.probe_priority)."""
     rr = test.endswith("_RR")
     units = [] if rr else ["-f", "m"]
     sizes = ["-r", f"{m.size_bytes},{m.size_bytes}"] if rr else (["-m", str(m.size_bytes)] if sized else [])
     # A server behind NAT publishes a range of data ports from data_port: one per flow.
     data = ["-P", f",{m.data_port + flow}"] if m.data_port is not None else []
     keys = _PROBE_KEYS if rr and split_test(m.test)[0] == "RRUL" else _FLOW_KEYS
+    realtime = probe and m.probe_priority is not None
+    prefix = ("chrt", "-f", str(m.probe_priority)) if realtime else ()
+    port = m.probe_netserver_port if realtime else m.netserver_port
     return (
-        m.netperf, "-P", "0", *units, "-H", m.server_address, "-p", str(m.netserver_port),
+        *prefix, m.netperf, "-P", "0", *units, "-H", m.server_address, "-p", str(port),
         "-l", str(seconds), "-t", test, "-D", f"{step:g}", *(["-s", str(wait)] if wait else []),
         *m.netperf_options,
         "--", *sizes, *data, "-k", ",".join(keys),

@@ -67,6 +67,9 @@ class Host:
     netperf: str = "netperf"
     netserver: str = "netserver"
     netserver_port: int = 12865
+    # A second netserver's port on a server, run at real-time priority for RRUL's probes
+    # (Experiment.probe_priority); None: netserver_port + 1.
+    probe_netserver_port: int | None = None
     connect_timeout: float = 5.0
     identity: str | None = None  # what a measurement is tied to; defaults to `target`
 
@@ -85,6 +88,14 @@ class Host:
     @property
     def bind_address(self) -> str | None:
         return self.listen_address or self.address
+
+    @property
+    def probe_port(self) -> int:
+        return self.probe_netserver_port or self.netserver_port + 1
+
+    def probes_netserver(self) -> "Host":
+        """This server as its probes' netserver sees it: the same host, the probes' port."""
+        return replace(self, name=f"{self.name} (probes' netserver)", netserver_port=self.probe_port)
 
 
 @dataclass(frozen=True)
@@ -171,6 +182,10 @@ class Measurement:
     run_length: float | None = None
     runs: int = 1  # netperf runs back to back in the cell; its value is their mean
     data_port: int | None = None  # the server's data port, where it is fixed (published by NAT)
+    # RRUL only: the SCHED_FIFO priority of its probes at both ends, and the port of the server's
+    # netserver that runs at it (Host.probe_port); None: probes scheduled as any process.
+    probe_priority: int | None = None
+    probe_netserver_port: int | None = None
 
     def as_params(self) -> dict:
         """The tracked form. Its repr is what Snakemake compares between runs: keep the keys
@@ -193,6 +208,9 @@ class Measurement:
             params["runs"] = self.runs
         if self.data_port is not None:
             params["data_port"] = self.data_port
+        if self.probe_priority is not None:
+            params["probe_priority"] = self.probe_priority
+            params["probe_netserver_port"] = self.probe_netserver_port
         return params
 
     @classmethod
@@ -267,6 +285,15 @@ class Experiment:
     runs_per_cell: int = 1  # sized runs only: netperf runs per cell, its value their mean
     keep_cpus_awake: bool = True  # while measuring on this machine (vnetbench.machine)
     order: RunOrder = RunOrder()
+    # SCHED_FIFO priority of RRUL's probes (client netperf and server netserver); None: normal.
+    probe_priority: int | None = None
+
+    @property
+    def realtime_probes(self) -> bool:
+        """Whether a figure's probes run at real-time priority (a second netserver per server)."""
+        return self.probe_priority is not None and any(
+            split_test(f.test)[0] in LOAD_TESTS for f in self.figures.values()
+        )
 
     def in_blocks(self, platform: str) -> bool:
         """Whether `platform` is measured in blocks (one job per block, runs interleaved with the
@@ -357,9 +384,14 @@ class Experiment:
         )
         run_length = self.run_length_of(test, size_bytes)
         runs = self.runs_per_cell if run_length is not None else 1
+        probes = {}
+        if self.probe_priority is not None and split_test(test)[0] in LOAD_TESTS:
+            probe_port = self.platforms[platform].server.probe_port
+            probes = {"probe_priority": self.probe_priority, "probe_netserver_port": probe_port}
         return replace(
-            basic, latency="latency" in extra, cpu="cpu" in extra, run_length=run_length, runs=runs
-        )
+            basic, latency="latency" in extra, cpu="cpu" in extra, run_length=run_length, runs=runs,
+            **probes,
+        )  # fmt: skip
 
     def run_length_of(self, test: str, size_bytes: int) -> float | None:
         """How long a sized run of this test and size should last, or None for timed runs."""

@@ -23,13 +23,18 @@ alive() {
 _START = (
     _ALIVE
     + r"""
-wait=$1; pidfile=$2; shift 2
+wait=$1; pidfile=$2; priority=$3; shift 3
 if [ -s "$pidfile" ]; then
   pid=$(cat "$pidfile")
   if alive "$pid"; then echo "running $pid"; exit 0; fi
 fi
 command -v "$1" >/dev/null 2>&1 || { echo "$1: not found"; exit 127; }
-setsid "$@" </dev/null >/dev/null 2>&1 &
+# A real-time one (RRUL's probes): chrt, then netserver, in the same process.
+if [ -n "$priority" ]; then
+  setsid chrt -f "$priority" "$@" </dev/null >/dev/null 2>&1 &
+else
+  setsid "$@" </dev/null >/dev/null 2>&1 &
+fi
 pid=$!
 echo "$pid" >"$pidfile"
 # Started is not listening: a slow host (an emulated guest) takes a while. Ready means that
@@ -96,13 +101,15 @@ def pidfile(host: Host) -> str:
     return f"/tmp/vnetbench-netserver-{host.ssh_host}-{host.bind_address}-{host.netserver_port}.pid"
 
 
-def ensure(session, host: Host, listen_timeout: int = LISTEN_TIMEOUT) -> str:
+def ensure(session, host: Host, listen_timeout: int = LISTEN_TIMEOUT, priority: int | None = None) -> str:
     """Start netserver on `host` unless ours is already running, and wait until it listens;
-    returns what happened. NetserverError when it cannot start or never listens."""
+    returns what happened. `priority`: run it, and so every test it serves, at this SCHED_FIFO
+    priority (RRUL's probes). NetserverError when it cannot start or never listens."""
     argv = shell(
         _START,
         str(listen_timeout),
         pidfile(host),
+        "" if priority is None else str(priority),
         host.netserver,
         "-D",
         "-p",

@@ -34,6 +34,8 @@ rmem=$(awk '{print $3}' /proc/sys/net/ipv4/tcp_rmem) wmem=$(awk '{print $3}' /pr
 echo "tcp_buffer_max=$((rmem + wmem))"
 # A netperf built without demo mode says so at -D (as Flent checks) and goes on without interim
 # results.
+# RRUL's probes run at real-time priority (probe_priority): it takes root, or CAP_SYS_NICE.
+chrt -f 1 true >/dev/null 2>&1 && echo "realtime=yes" || echo "realtime=no"
 if command -v "$1" >/dev/null 2>&1; then
   demo=yes
   "$1" -D 1 -h 2>&1 | grep -q "Demo Mode not configured" && demo=no
@@ -69,6 +71,7 @@ _FACT_KEYS = (
     "mem_available_kb",
     "tcp_buffer_max",
     "demo_mode",
+    "realtime",
 )
 
 
@@ -137,7 +140,8 @@ def run(experiment: Experiment, platforms: list[Platform] | None = None) -> dict
                 )
                 continue
             problems.extend(concurrency_problems(experiment, platform, client_facts, server_facts))
-            status = _prepare_server(sessions, platform)
+            probes = experiment.probe_priority if experiment.realtime_probes else None
+            status = _prepare_server(sessions, platform, probes)
             report["platforms"][platform.name] = status
             if status.get("problem"):
                 problems.append(status["problem"])
@@ -165,6 +169,14 @@ def concurrency_problems(experiment: Experiment, platform: Platform, client: dic
             f"platform {platform.name}: {test} needs netperf's interim results, but the client's netperf"
             " has no demo mode (-D): build it with --enable-demo (Debian's netperf has it)"
         )
+    if experiment.realtime_probes:
+        for role, facts in (("client", client), ("server", server)):
+            if facts.get("realtime") == "no":
+                problems.append(
+                    f"platform {platform.name}: RRUL's probes run at real-time priority"
+                    f" (probe_priority: {experiment.probe_priority}), which the {role} refuses"
+                    " (chrt -f needs root or CAP_SYS_NICE): run there as root, or probe_priority: null"
+                )
     ports = int(client.get("local_ports") or 0)
     if ports and 2 * netperfs > ports:
         problems.append(
@@ -184,10 +196,14 @@ def concurrency_problems(experiment: Experiment, platform: Platform, client: dic
     return problems
 
 
-def _prepare_server(sessions: dict, platform) -> dict:
+def _prepare_server(sessions: dict, platform, probe_priority: int | None) -> dict:
     client, server = platform.client, platform.server
     try:
         status = {"netserver": netserver.ensure(sessions[server.name], server)}
+        if probe_priority is not None:
+            status["probes_netserver"] = netserver.ensure(
+                sessions[server.name], server.probes_netserver(), priority=probe_priority
+            )
         problem = check_data_path(sessions[client.name], client, server)
     except HostError as error:
         return {"problem": f"platform {platform.name}: {error}"}
@@ -200,15 +216,18 @@ def stop_netservers(experiment: Experiment) -> list[str]:
     """Stop every netserver the run started; returns what was done, problems included."""
     done, seen = [], set()
     for platform in experiment.platforms.values():
-        server = platform.server
-        if netserver.pidfile(server) in seen:  # the pid file names the host: one stop per netserver
-            continue
-        seen.add(netserver.pidfile(server))
-        session = open_session(server)
-        try:
-            done.append(f"{server.name}: {netserver.stop(session, server) or 'nothing to stop'}")
-        except HostError as error:
-            done.append(f"{server.name}: could not stop netserver: {error}")
-        finally:
-            session.close()
+        servers = [platform.server]
+        if experiment.realtime_probes:
+            servers.append(platform.server.probes_netserver())
+        for server in servers:
+            if netserver.pidfile(server) in seen:  # the pid file names host and port: one stop each
+                continue
+            seen.add(netserver.pidfile(server))
+            session = open_session(server)
+            try:
+                done.append(f"{server.name}: {netserver.stop(session, server) or 'nothing to stop'}")
+            except HostError as error:
+                done.append(f"{server.name}: could not stop netserver: {error}")
+            finally:
+                session.close()
     return done

@@ -4,7 +4,9 @@ column positions), against the run's intervals.
 
 - The probe's idle latency: TCP_RR 1 B for 1 s beside a UDP_RR, as a cell's idle phase runs
   them (and alone), its mean round trip 1e6 / (transactions/s), against the run's
-  `idle_latency_us` of native (load/results/figures/rrul.csv).
+  `idle_latency_us` of native (load/results/figures/rrul.csv). As the run's probes (its
+  probe_priority), both run under `chrt -f 20`, against a netserver started by hand under
+  `chrt -f 20` on the server.
 - A single flow's throughput: TCP_STREAM of 64 KB sends for 1 s, against native's
   `throughput_mbit_s` of stream_flows_x1.csv.
 
@@ -15,18 +17,23 @@ native only). The hand runs alternate TCP_RR and TCP_STREAM; each value is print
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 from common import embedded_testbed
 from vnetbench.stats import summarize
 
+PRIORITY = ["chrt", "-f", "20"]  # the run's default probe_priority
+PROBES_PORT = "12866"  # the probes' netserver, by hand
 
-def plain(namespace: str, fields: int, *argv: str) -> list[str]:
+
+def plain(namespace: str, fields: int, *argv: str, realtime: bool = False) -> list[str]:
     """The first line of netperf's classic output (no -k, no -P 0: as typed by hand) with `fields`
     numbers: its result line (TCP_RR's is followed by a line of the remote socket sizes)."""
-    done = subprocess.run(["ip", "netns", "exec", namespace, "netperf", *argv], capture_output=True,
-                          text=True, check=True, timeout=30)  # fmt: skip
+    prefix = PRIORITY if realtime else []
+    done = subprocess.run(["ip", "netns", "exec", namespace, *prefix, "netperf", *argv],
+                          capture_output=True, text=True, check=True, timeout=30)  # fmt: skip
     for line in done.stdout.splitlines():
         words = line.split()
         if len(words) == fields and all(w.replace(".", "", 1).isdigit() for w in words):
@@ -45,21 +52,15 @@ def main() -> None:
     with embedded_testbed(("native",)) as (experiment, _):
         namespace = experiment.testbed.netns("a")
         server = experiment.platforms["native"].server.address
-        for _ in range(runs):
-            # TCP_RR: "16384 131072 1 1 1.00 12751.24" -> the rate is the last field. As the idle
-            # phase of a cell runs it: beside a UDP_RR probe (a lone one is measured too).
-            probe = ("-H", server, "-t", "TCP_RR", "-l", "1", "--", "-r", "1,1")
-            udp = ["netperf", "-H", server, "-t", "UDP_RR", "-l", "1", "--", "-r", "1,1"]
-            beside = subprocess.Popen(["ip", "netns", "exec", namespace, *udp], stdout=subprocess.DEVNULL)
-            try:
-                latencies.append(1e6 / float(plain(namespace, 6, *probe)[-1]))
-            finally:
-                beside.wait(timeout=30)
-            alone.append(1e6 / float(plain(namespace, 6, *probe)[-1]))
-            # TCP_STREAM: "131072 16384 65536 1.00 14383.26" (10^6 bits/s) -> the last field.
-            throughputs.append(
-                float(plain(namespace, 5, "-H", server, "-t", "TCP_STREAM", "-l", "1", "--", "-m", "64K")[-1])
-            )
+        probes_server = subprocess.Popen(
+            ["ip", "netns", "exec", experiment.testbed.netns("b"), *PRIORITY, "netserver", "-D",
+             "-p", PROBES_PORT, "-L", server], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            measure(namespace, server, runs, latencies, alone, throughputs)
+        finally:
+            probes_server.kill()
+            probes_server.wait()
     for name, values, row in (("idle TCP_RR 1 B latency beside UDP_RR (us)", latencies, idle),
                               ("idle TCP_RR 1 B latency alone (us)", alone, idle),
                               ("one TCP_STREAM 64 KB flow (Mbit/s)", throughputs, flow)):  # fmt: skip
@@ -69,6 +70,26 @@ def main() -> None:
               f"(n {len(values)}, median {statistics.median(values):.4g}); the run's {row['mean']:.4g} "
               f"[{row.mean_ci_low:.4g}, {row.mean_ci_high:.4g}] (n {int(row.n)}): hand mean "
               f"{'inside' if inside else 'OUTSIDE'} the run's interval")  # fmt: skip
+
+
+def measure(namespace: str, server: str, runs: int, latencies: list, alone: list, throughputs: list) -> None:
+    time.sleep(1)  # the hand-started netserver: listening
+    for _ in range(runs):
+        # TCP_RR: "16384 131072 1 1 1.00 12751.24" -> the rate is the last field. As the idle
+        # phase of a cell runs it: beside a UDP_RR probe (a lone one is measured too).
+        probe = ("-H", server, "-p", PROBES_PORT, "-t", "TCP_RR", "-l", "1", "--", "-r", "1,1")
+        udp = ["netperf", "-H", server, "-p", PROBES_PORT, "-t", "UDP_RR", "-l", "1", "--", "-r", "1,1"]
+        udp_argv = ["ip", "netns", "exec", namespace, *PRIORITY, *udp]
+        beside = subprocess.Popen(udp_argv, stdout=subprocess.DEVNULL)
+        try:
+            latencies.append(1e6 / float(plain(namespace, 6, *probe, realtime=True)[-1]))
+        finally:
+            beside.wait(timeout=30)
+        alone.append(1e6 / float(plain(namespace, 6, *probe, realtime=True)[-1]))
+        # TCP_STREAM: "131072 16384 65536 1.00 14383.26" (10^6 bits/s) -> the last field.
+        throughputs.append(
+            float(plain(namespace, 5, "-H", server, "-t", "TCP_STREAM", "-l", "1", "--", "-m", "64K")[-1])
+        )
 
 
 if __name__ == "__main__":

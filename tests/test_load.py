@@ -159,14 +159,22 @@ def test_rrul_probes_run_at_real_time_priority_against_their_own_netserver(tmp_p
             probe = job.name.startswith(("idle_", "probe_"))
             assert (job.argv[:3] == ("chrt", "-f", "20")) == probe, job.argv
             assert job.argv[job.argv.index("-p") + 1] == str(port if probe else m.netserver_port)
-    plain = load_experiment(_config(test="RRUL") | {"probe_priority": None}, workdir=str(tmp_path))
+            # Bound (probe_cpus [0, 1]): the TCP probe's client on CPU 0 and server on CPU 1, the
+            # UDP probe's the other way round; the flows unbound.
+            cpus = {"TCP_RR": "0,1", "UDP_RR": "1,0"}.get(job.test) if probe else None
+            assert (job.argv[job.argv.index("-T") + 1] if "-T" in job.argv else None) == cpus, job.argv
+    plain = load_experiment(
+        _config(test="RRUL") | {"probe_priority": None, "probe_cpus": None}, workdir=str(tmp_path)
+    )
     m = plain.measurement("native", "RRULx4", 1)
-    assert "probe_priority" not in m.as_params()
-    assert not any("chrt" in job.argv for job in load.jobs(m))
+    assert "probe_priority" not in m.as_params() and "probe_cpus" not in m.as_params()
+    assert not any("chrt" in job.argv or "-T" in job.argv for job in load.jobs(m))
     # Only RRUL has probes: a parallel-flow cell measures what it did.
     streams = load_experiment(_config(test="TCP_STREAM", flows=[2]), workdir=str(tmp_path))
     assert not streams.realtime_probes
-    assert "probe_priority" not in streams.measurement("native", "TCP_STREAMx2", 1).as_params()
+    assert not {"probe_priority", "probe_cpus"} & set(
+        streams.measurement("native", "TCP_STREAMx2", 1).as_params()
+    )
 
 
 # --- bad input, before anything runs ---
@@ -246,6 +254,8 @@ def test_preflight_names_a_netperf_without_demo_mode(tmp_path):
     [
         ({"probe_priority": 0}, "probe_priority: 0 is not allowed (allowed: a SCHED_FIFO priority from 1"),
         ({"probe_priority": 100}, "probe_priority: 100 is not allowed"),
+        ({"probe_cpus": [0]}, "probe_cpus: [0] is not allowed (allowed: two CPU numbers [client, server]"),
+        ({"probe_cpus": [0, -1]}, "probe_cpus.1: -1 is not allowed"),
     ],
 )  # fmt: skip
 def test_a_bad_probe_priority_is_named(tmp_path, change, message):
@@ -277,6 +287,19 @@ def test_preflight_names_an_end_that_refuses_real_time_priority(tmp_path):
     ]
     plain = load_experiment(_config(test="RRUL", flows=2) | {"probe_priority": None}, workdir=str(tmp_path))
     assert preflight.concurrency_problems(plain, platform, facts, {"realtime": "no"}) == []
+
+
+def test_preflight_names_a_probe_cpu_an_end_does_not_have(tmp_path):
+    experiment = load_experiment(
+        _config(test="RRUL", flows=2) | {"probe_cpus": [0, 3]}, workdir=str(tmp_path)
+    )
+    platform = experiment.platforms["native"]
+    found = preflight.concurrency_problems(experiment, platform, {"cpus": "8"}, {"cpus": "2"})
+    assert found == [
+        "platform native: RRUL's probes are bound to CPUs 0 and 3 (probe_cpus), but the server has 2"
+        " (0 to 1): other probe_cpus, or null"
+    ]
+    assert preflight.concurrency_problems(experiment, platform, {"cpus": "4"}, {"cpus": "4"}) == []
 
 
 def test_preflight_names_too_few_ports_and_too_little_memory(tmp_path):

@@ -172,6 +172,8 @@ def _config_error(error) -> ConfigError:
         return ConfigError(f"{key}.{missing}" if key else missing, "missing", wanted)
     if error.validator == "propertyNames" or (error.validator == "pattern" and not key):
         return ConfigError(key, f"bad name {error.instance!r}", schema.get("x-allowed", ""))
+    if error.validator in ("minItems", "maxItems") and error.validator_value != 1 and error.instance:
+        return ConfigError(key, f"{error.instance!r} is not allowed", _allowed(schema) or error.message)
     if error.validator in ("minLength", "minProperties", "minItems"):
         return ConfigError(key, "must not be empty", _allowed(schema) or "at least one entry")
     return ConfigError(key, f"{error.instance!r} is not allowed", _allowed(schema))
@@ -465,6 +467,7 @@ def experiment_from_validated(config: dict, workdir: str = ".") -> Experiment:
         baseline=config["baseline"],
         keep_cpus_awake=config["keep_cpus_awake"],
         probe_priority=config["probe_priority"],
+        probe_cpus=tuple(config["probe_cpus"]) if config["probe_cpus"] is not None else None,
         run_length=config["run_length"],
         runs_per_cell=config["runs_per_cell"],
         order=RunOrder(

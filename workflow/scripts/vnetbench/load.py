@@ -160,9 +160,13 @@ def _netperf(
     realtime = probe and m.probe_priority is not None
     prefix = ("chrt", "-f", str(m.probe_priority)) if realtime else ()
     port = m.probe_netserver_port if realtime else m.netserver_port
+    # Bound probes: the TCP one's ends on (client, server) CPUs, the UDP one's the other way round,
+    # so that the two never share a CPU at one end and each crosses CPUs as between two machines.
+    cpus = m.probe_cpus if test == "TCP_RR" else tuple(reversed(m.probe_cpus or ()))
+    bound = ["-T", f"{cpus[0]},{cpus[1]}"] if probe and m.probe_cpus is not None else []
     return (
         *prefix, m.netperf, "-P", "0", *units, "-H", m.server_address, "-p", str(port),
-        "-l", str(seconds), "-t", test, "-D", f"{step:g}", *(["-s", str(wait)] if wait else []),
+        "-l", str(seconds), "-t", test, "-D", f"{step:g}", *(["-s", str(wait)] if wait else []), *bound,
         *m.netperf_options,
         "--", *sizes, *data, "-k", ",".join(keys),
     )  # fmt: skip

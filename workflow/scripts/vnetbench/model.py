@@ -186,6 +186,9 @@ class Measurement:
     # netserver that runs at it (Host.probe_port); None: probes scheduled as any process.
     probe_priority: int | None = None
     probe_netserver_port: int | None = None
+    # RRUL only: the CPUs of the TCP probe's netperf and netserver (netperf -T; the UDP probe's
+    # the other way round); None: unbound.
+    probe_cpus: tuple[int, int] | None = None
 
     def as_params(self) -> dict:
         """The tracked form. Its repr is what Snakemake compares between runs: keep the keys
@@ -211,11 +214,15 @@ class Measurement:
         if self.probe_priority is not None:
             params["probe_priority"] = self.probe_priority
             params["probe_netserver_port"] = self.probe_netserver_port
+        if self.probe_cpus is not None:
+            params["probe_cpus"] = list(self.probe_cpus)
         return params
 
     @classmethod
     def from_params(cls, params: dict) -> "Measurement":
-        return cls(**{**params, "netperf_options": tuple(params["netperf_options"])})
+        cpus = params.get("probe_cpus")
+        return cls(**{**params, "netperf_options": tuple(params["netperf_options"]),
+                      **({"probe_cpus": tuple(cpus)} if cpus is not None else {})})  # fmt: skip
 
 
 # The schema's default of precision.give_up_beyond (workflow/schemas/config.schema.yaml).
@@ -287,6 +294,7 @@ class Experiment:
     order: RunOrder = RunOrder()
     # SCHED_FIFO priority of RRUL's probes (client netperf and server netserver); None: normal.
     probe_priority: int | None = None
+    probe_cpus: tuple[int, int] | None = None  # RRUL's TCP probe's CPUs (client, server); None: unbound
 
     @property
     def realtime_probes(self) -> bool:
@@ -385,9 +393,11 @@ class Experiment:
         run_length = self.run_length_of(test, size_bytes)
         runs = self.runs_per_cell if run_length is not None else 1
         probes = {}
-        if self.probe_priority is not None and split_test(test)[0] in LOAD_TESTS:
-            probe_port = self.platforms[platform].server.probe_port
-            probes = {"probe_priority": self.probe_priority, "probe_netserver_port": probe_port}
+        if split_test(test)[0] in LOAD_TESTS:
+            probes = {"probe_cpus": self.probe_cpus}
+            if self.probe_priority is not None:
+                probe_port = self.platforms[platform].server.probe_port
+                probes |= {"probe_priority": self.probe_priority, "probe_netserver_port": probe_port}
         return replace(
             basic, latency="latency" in extra, cpu="cpu" in extra, run_length=run_length, runs=runs,
             **probes,

@@ -9,7 +9,7 @@ one-transaction netperf. Every problem is collected, so one run names them all.
 from . import load, netperf, netserver
 from .errors import VnetbenchError
 from .hosts import HostError, open_session, shell
-from .model import Experiment, Host, Platform, concurrent
+from .model import LOAD_TESTS, Experiment, Host, Platform, concurrent, split_test
 from .records import utc_now
 
 # $1: the server's data address. On the server it is local (the interface holding it);
@@ -36,6 +36,7 @@ echo "tcp_buffer_max=$((rmem + wmem))"
 # results.
 # RRUL's probes run at real-time priority (probe_priority): it takes root, or CAP_SYS_NICE.
 chrt -f 1 true >/dev/null 2>&1 && echo "realtime=yes" || echo "realtime=no"
+echo "cpus=$(nproc 2>/dev/null)"
 if command -v "$1" >/dev/null 2>&1; then
   demo=yes
   "$1" -D 1 -h 2>&1 | grep -q "Demo Mode not configured" && demo=no
@@ -72,6 +73,7 @@ _FACT_KEYS = (
     "tcp_buffer_max",
     "demo_mode",
     "realtime",
+    "cpus",
 )
 
 
@@ -176,6 +178,15 @@ def concurrency_problems(experiment: Experiment, platform: Platform, client: dic
                     f"platform {platform.name}: RRUL's probes run at real-time priority"
                     f" (probe_priority: {experiment.probe_priority}), which the {role} refuses"
                     " (chrt -f needs root or CAP_SYS_NICE): run there as root, or probe_priority: null"
+                )
+    cpus = experiment.probe_cpus
+    if cpus is not None and any(split_test(t)[0] in LOAD_TESTS for t in tests):
+        for role, facts in (("client", client), ("server", server)):
+            have = int(facts.get("cpus") or 0)
+            if have and max(cpus) >= have:
+                problems.append(
+                    f"platform {platform.name}: RRUL's probes are bound to CPUs {cpus[0]} and {cpus[1]}"
+                    f" (probe_cpus), but the {role} has {have} (0 to {have - 1}): other probe_cpus, or null"
                 )
     ports = int(client.get("local_ports") or 0)
     if ports and 2 * netperfs > ports:

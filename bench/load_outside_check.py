@@ -5,8 +5,8 @@ column positions), against the run's intervals.
 - The probe's idle latency: TCP_RR 1 B for 1 s beside a UDP_RR, as a cell's idle phase runs
   them (and alone), its mean round trip 1e6 / (transactions/s), against the run's
   `idle_latency_us` of native (load/results/figures/rrul.csv). As the run's probes (its
-  probe_priority), both run under `chrt -f 20`, against a netserver started by hand under
-  `chrt -f 20` on the server.
+  probe_priority and probe_cpus), both run under `chrt -f 20`, bound with -T, against a
+  netserver started by hand under `chrt -f 20` on the server.
 - A single flow's throughput: TCP_STREAM of 64 KB sends for 1 s, against native's
   `throughput_mbit_s` of stream_flows_x1.csv.
 
@@ -77,9 +77,10 @@ def measure(namespace: str, server: str, runs: int, latencies: list, alone: list
     for _ in range(runs):
         # TCP_RR: "16384 131072 1 1 1.00 12751.24" -> the rate is the last field. As the idle
         # phase of a cell runs it: beside a UDP_RR probe (a lone one is measured too).
-        probe = ("-H", server, "-p", PROBES_PORT, "-t", "TCP_RR", "-l", "1", "--", "-r", "1,1")
-        udp = ["netperf", "-H", server, "-p", PROBES_PORT, "-t", "UDP_RR", "-l", "1", "--", "-r", "1,1"]
-        udp_argv = ["ip", "netns", "exec", namespace, *PRIORITY, *udp]
+        # Bound as the run's (probe_cpus [0, 1]): TCP client CPU 0, server CPU 1; UDP the other way.
+        probe = ("-H", server, "-p", PROBES_PORT, "-t", "TCP_RR", "-l", "1", "-T", "0,1", "--", "-r", "1,1")
+        udp = ("-H", server, "-p", PROBES_PORT, "-t", "UDP_RR", "-l", "1", "-T", "1,0", "--", "-r", "1,1")
+        udp_argv = ["ip", "netns", "exec", namespace, *PRIORITY, "netperf", *udp]
         beside = subprocess.Popen(udp_argv, stdout=subprocess.DEVNULL)
         try:
             latencies.append(1e6 / float(plain(namespace, 6, *probe, realtime=True)[-1]))

@@ -2,11 +2,11 @@
 none of vnetbench's command building or parsing (the classic test banners, read by eye-simple
 column positions), against the run's intervals.
 
-- The probe's idle latency: TCP_RR 1 B for 1 s beside a UDP_RR, as a cell's idle phase runs
-  them (and alone), its mean round trip 1e6 / (transactions/s), against the run's
-  `idle_latency_us` of native (load/results/figures/rrul.csv). As the run's probes (its
-  probe_priority and probe_cpus), both run under `chrt -f 20`, bound with -T, against a
-  netserver started by hand under `chrt -f 20` on the server.
+- The probes' idle latency: TCP_RR 1 B for 1 s, then UDP_RR 1 B for 1 s, as a cell's idle
+  phases run them, each one's mean round trip 1e6 / (transactions/s), against the run's
+  `idle_latency_us` and `udp_idle_latency_us` of native (load/results/figures/rrul.csv). As the
+  run's probes (its probe_priority and probe_cpus), both run under `chrt -f 20`, bound with -T,
+  against a netserver started by hand under `chrt -f 20` on the server.
 - A single flow's throughput: TCP_STREAM of 64 KB sends for 1 s, against native's
   `throughput_mbit_s` of stream_flows_x1.csv.
 
@@ -47,8 +47,9 @@ def main() -> None:
     rrul = pd.read_csv(results / "figures" / "rrul.csv")
     stream = pd.read_csv(results / "figures" / "stream_flows_x1.csv")
     idle = rrul[(rrul.platform == "native") & (rrul.metric == "idle_latency_us")].iloc[0]
+    udp_idle = rrul[(rrul.platform == "native") & (rrul.metric == "udp_idle_latency_us")].iloc[0]
     flow = stream[(stream.platform == "native") & (stream.metric == "throughput_mbit_s")].iloc[0]
-    latencies, alone, throughputs = [], [], []
+    latencies, udp_latencies, throughputs = [], [], []
     with embedded_testbed(("native",)) as (experiment, _):
         namespace = experiment.testbed.netns("a")
         server = experiment.platforms["native"].server.address
@@ -57,12 +58,12 @@ def main() -> None:
              "-p", PROBES_PORT, "-L", server], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            measure(namespace, server, runs, latencies, alone, throughputs)
+            measure(namespace, server, runs, latencies, udp_latencies, throughputs)
         finally:
             probes_server.kill()
             probes_server.wait()
-    for name, values, row in (("idle TCP_RR 1 B latency beside UDP_RR (us)", latencies, idle),
-                              ("idle TCP_RR 1 B latency alone (us)", alone, idle),
+    for name, values, row in (("idle TCP_RR 1 B latency (us)", latencies, idle),
+                              ("idle UDP_RR 1 B latency (us)", udp_latencies, udp_idle),
                               ("one TCP_STREAM 64 KB flow (Mbit/s)", throughputs, flow)):  # fmt: skip
         hand = summarize(values)
         inside = row.mean_ci_low <= hand.mean <= row.mean_ci_high
@@ -72,21 +73,15 @@ def main() -> None:
               f"{'inside' if inside else 'OUTSIDE'} the run's interval")  # fmt: skip
 
 
-def measure(namespace: str, server: str, runs: int, latencies: list, alone: list, throughputs: list) -> None:
+def measure(namespace: str, server: str, runs: int, latencies: list, udp: list, throughputs: list) -> None:
     time.sleep(1)  # the hand-started netserver: listening
     for _ in range(runs):
-        # TCP_RR: "16384 131072 1 1 1.00 12751.24" -> the rate is the last field. As the idle
-        # phase of a cell runs it: beside a UDP_RR probe (a lone one is measured too).
-        # Bound as the run's (probe_cpus [0, 1]): TCP client CPU 0, server CPU 1; UDP the other way.
-        probe = ("-H", server, "-p", PROBES_PORT, "-t", "TCP_RR", "-l", "1", "-T", "0,1", "--", "-r", "1,1")
-        udp = ("-H", server, "-p", PROBES_PORT, "-t", "UDP_RR", "-l", "1", "-T", "1,0", "--", "-r", "1,1")
-        udp_argv = ["ip", "netns", "exec", namespace, *PRIORITY, "netperf", *udp]
-        beside = subprocess.Popen(udp_argv, stdout=subprocess.DEVNULL)
-        try:
-            latencies.append(1e6 / float(plain(namespace, 6, *probe, realtime=True)[-1]))
-        finally:
-            beside.wait(timeout=30)
-        alone.append(1e6 / float(plain(namespace, 6, *probe, realtime=True)[-1]))
+        # TCP_RR: "16384 131072 1 1 1.00 12751.24" -> the rate is the last field; UDP_RR's line
+        # has the same six. In turn, as the idle phases of a cell run them, and bound as the
+        # run's (probe_cpus [0, 1]): TCP client CPU 0, server CPU 1; UDP the other way round.
+        for test, cpus, values in (("TCP_RR", "0,1", latencies), ("UDP_RR", "1,0", udp)):
+            probe = ("-H", server, "-p", PROBES_PORT, "-t", test, "-l", "1", "-T", cpus, "--", "-r", "1,1")
+            values.append(1e6 / float(plain(namespace, 6, *probe, realtime=True)[-1]))
         # TCP_STREAM: "131072 16384 65536 1.00 14383.26" (10^6 bits/s) -> the last field.
         throughputs.append(
             float(plain(namespace, 5, "-H", server, "-t", "TCP_STREAM", "-l", "1", "--", "-m", "64K")[-1])

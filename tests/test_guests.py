@@ -282,10 +282,9 @@ def test_tiny_grid_with_the_vm_platform_runs_from_another_working_directory(work
     assert re.search(r"^guest_image\s+1$", planned, re.M) and re.search(r"^cell\s+4$", planned, re.M)
 
 
-def test_ctrl_c_then_a_crash_mid_vm_run_leave_no_qemu_behind(workflow, tmp_path):
-    """Ctrl-C while the guests run: the hooks stop them. Then, in the next run (which boots
-    them again and resumes), a crash: nothing runs the hooks, and the run after it cleans up
-    whatever is left, boots afresh and finishes."""
+def test_a_crash_then_ctrl_c_mid_vm_run_leave_no_qemu_behind(workflow, tmp_path):
+    """A crash while the guests run: nothing runs the hooks, and the next run cleans up what
+    is left, boots afresh and resumes; Ctrl-C in that run: the hooks stop its guests."""
     platforms = {"native": {"label": "Native", "embedded": "native"}, "vm": {"label": "VM", "embedded": "vm"}}
     guest = {"kvm_probe_cache": str(tmp_path / "kvm-probe.json"), "kvm_probe_timeout": 2}
     config = tiny_config(testbed="embedded", platforms=platforms, repetitions=3, guest=guest)
@@ -293,25 +292,30 @@ def test_ctrl_c_then_a_crash_mid_vm_run_leave_no_qemu_behind(workflow, tmp_path)
     workflow.write_config(config)
     bed = testbed.for_workdir(workflow.directory)
     state_file = guests.state_file(bed)
-    for signum, measured in ((signal.SIGINT, 1), (signal.SIGKILL, 2)):
-        run = workflow.start()
+
+    def guest_pids_once_vm_cells_measured(run, measured: int) -> list[int]:
         deadline = time.monotonic() + 120
         while len([path for path in workflow.records() if path.parts[-4] == "vm"]) < measured:
             assert time.monotonic() < deadline and run.poll() is None, "no vm cell was measured"
             time.sleep(0.1)
-        pids = [entry["pid"] for entry in json.loads(state_file.read_text())["guests"].values()]
-        run.send_signal(signum)
-        output, _ = run.communicate(timeout=60)
-        assert run.returncode != 0, output
-        if signum == signal.SIGINT:
-            assert not any(guests.qemu_alive(pid) for pid in pids)
-            assert leftovers(bed) == []
-        else:
-            assert all(guests.qemu_alive(pid) for pid in pids)  # nothing ran the hooks
-            workflow.run("--unlock")
-    done = workflow.run()  # cleans up whatever is left, boots afresh, resumes
-    assert "6 cells: 6 done" in done.stderr
-    assert not any(guests.qemu_alive(pid) for pid in pids)
+        return [entry["pid"] for entry in json.loads(state_file.read_text())["guests"].values()]
+
+    run = workflow.start()
+    crashed = guest_pids_once_vm_cells_measured(run, 1)
+    run.send_signal(signal.SIGKILL)
+    output, _ = run.communicate(timeout=60)
+    assert run.returncode != 0, output
+    assert all(guests.qemu_alive(pid) for pid in crashed)  # nothing ran the hooks
+    workflow.run("--unlock")
+
+    run = workflow.start()  # cleans up whatever is left, boots afresh, resumes
+    resumed = guest_pids_once_vm_cells_measured(run, 2)
+    assert not set(resumed) & set(crashed)
+    assert not any(guests.qemu_alive(pid) for pid in crashed)
+    run.send_signal(signal.SIGINT)
+    output, _ = run.communicate(timeout=60)
+    assert run.returncode != 0, output
+    assert not any(guests.qemu_alive(pid) for pid in resumed)
     assert leftovers(bed) == []
 
 

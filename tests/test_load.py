@@ -7,6 +7,7 @@ import json
 import os
 import re
 import stat
+from dataclasses import replace
 
 import pytest
 from vnetbench import load, preflight
@@ -19,6 +20,9 @@ from .conftest import DATA, leftovers, pids_of
 
 RRUL = (DATA / "rrul_x2_bridge_nat.out").read_text()
 STREAMS = (DATA / "tcp_stream_x2_native.out").read_text()
+# Seconds two probes in turn may seem to overlap: a window's start is its first interim
+# result's end less its length, a 0.05-s estimate.
+PROBE_OVERLAP_S = 0.1
 
 
 def test_a_test_names_its_flows():
@@ -144,6 +148,24 @@ def test_every_job_of_a_nat_server_has_its_own_published_port():
     # The idle probes run alone, then the load phase's 10 netperfs, each through its own port.
     assert ports == {"idle": [12875, 12876], "load": list(range(12867, 12877))}
     assert load.concurrent_netperfs("RRULx4") == 10
+
+
+def test_rrul_probes_take_turns_idle_and_under_load(tmp_path):
+    """Side by side (and bound to CPUs) the TCP and UDP probes fell into lockstep, each timing the
+    other: they run one after the other, the flows long enough to cover both."""
+    m = load_experiment(_config(test="RRUL"), workdir=str(tmp_path)).measurement("native", "RRULx4", 1)
+    assert m.as_params()["probes_in_turn"] is True
+    jobs = {job.name: job for job in load.jobs(m)}
+    assert [job.phase for job in load.jobs(m)][:2] == ["idle_tcp", "idle_udp"]  # two phases: in turn
+
+    def wait(job):
+        return int(job.argv[job.argv.index("-s") + 1])
+
+    tcp, udp, up = jobs["probe_tcp"], jobs["probe_udp"], jobs["up1"]
+    assert wait(udp) == wait(tcp) + m.duration and udp.seconds == tcp.seconds + m.duration
+    assert up.seconds == udp.seconds + load.WARMUP_S  # the flows go on beyond the second probe
+    # A cell measured before, with its probes side by side, is measured again.
+    assert "probes_in_turn" not in replace(m, probes_in_turn=False).as_params()
 
 
 def test_rrul_probes_run_at_real_time_priority_against_their_own_netserver(tmp_path):
@@ -348,6 +370,10 @@ def test_a_load_run_on_the_lab_measures_draws_and_leaves_nothing(workflow):
         # NAT's published 12931): started by the run, and stopped by it.
         assert "chrt -f 20 netperf" in record["command"]
         assert record["upload_mbit_s"] > 0 and record["download_mbit_s"] > 0
+        # The probes took turns, idle and under load (side by side they measured each other).
+        jobs = record["load"]["jobs"]
+        for tcp, udp in (("idle_tcp", "idle_udp"), ("probe_tcp", "probe_udp")):
+            assert jobs[udp]["window_s"][0] > jobs[tcp]["window_s"][1] - PROBE_OVERLAP_S, jobs
     streams = [r for r in records if r["test"].startswith("TCP_STREAM")]
     assert all(r["machine_cpu"]["s_per_gbit"] > 0 for r in streams)
     figures = workflow.directory / "results" / "figures"

@@ -4,13 +4,12 @@
 A cell is one remote command that runs its netperfs in phases: within a phase every job starts
 at once in the background, and the next phase starts when all have ended.
 - Parallel flows: one phase of N flows of the test, started together.
-- RRUL (after Flent's "realtime response under load"): first the idle phase, a TCP_RR and a
-  UDP_RR probe of the cell's size side by side on the idle path; then the load phase, N
-  TCP_STREAM flows up (client to server) and N TCP_MAERTS flows down, started together with the
-  same two probes; all connect at once, the flows start CONNECT_S later and the probes WARMUP_S
-  after them (netperf -s). The
-  flows run WARMUP_S longer than the probes on both sides, so that the probes measure a path
-  that is loaded throughout. The probes run at real-time priority at both ends where the
+- RRUL (after Flent's "realtime response under load"): first the idle phases, a TCP_RR and then
+  a UDP_RR probe of the cell's size on the idle path; then the load phase, N TCP_STREAM flows up
+  (client to server) and N TCP_MAERTS flows down, started together with the same two probes;
+  all connect at once, the flows start CONNECT_S later, the TCP probe WARMUP_S after them and
+  the UDP probe when the TCP one ends (netperf -s). The flows run WARMUP_S longer than the
+  probes on both sides, so that the probes measure a path that is loaded throughout. The probes run at real-time priority at both ends where the
   experiment says so (probe_priority): else what they time is mostly their wait for a CPU behind
   the flows' processes (README "Under load").
 Every netperf reports interim results (demo mode, -D): the record keeps each job's time series,
@@ -95,9 +94,12 @@ def jobs(measurement: Measurement) -> list[Job]:
 
     if base != "RRUL":
         return [job("flows", f"flow{i + 1}", base, seconds, FLOW_STEP_S, i) for i in range(flows)]
-    loaded = seconds + 2 * WARMUP_S
     # Each job its own data port (where NAT publishes a range): flows 0 .. 2N-1, probes 2N, 2N+1.
     probes = [("tcp", "TCP_RR", 2 * flows), ("udp", "UDP_RR", 2 * flows + 1)]
+    # Probes in turn, each alone on the path: side by side (and bound to CPUs) the two fell into
+    # lockstep, the UDP probe's latency the TCP one's to 0.3% in every cell, measuring each other.
+    turns = len(probes) if m.probes_in_turn else 1
+    loaded = turns * seconds + 2 * WARMUP_S
     # A TCP_MAERTS server sends for -l seconds from the set-up, the wait included (seen: its
     # receiver measured 2 s of a 3-s run after -s 1): its -l covers the wait.
     directions = [("up", "TCP_STREAM", 0, loaded), ("down", "TCP_MAERTS", flows, CONNECT_S + loaded)]
@@ -105,13 +107,14 @@ def jobs(measurement: Measurement) -> list[Job]:
     # CONNECT_S later, the probes WARMUP_S after them. Connecting through a path that other
     # flows already fill took wireguard-go's flows over a second (they started late).
     return (
-        [job("idle", f"idle_{name}", test, seconds, PROBE_STEP_S, port, probe=True)
+        [job(f"idle_{name}" if turns > 1 else "idle", f"idle_{name}", test, seconds, PROBE_STEP_S,
+             port, probe=True)
          for name, test, port in probes]
         + [job("load", f"{way}{i + 1}", test, length, FLOW_STEP_S, first + i, False, CONNECT_S)
            for way, test, first, length in directions for i in range(flows)]
-        + [job("load", f"probe_{name}", test, seconds, PROBE_STEP_S, port, wait=CONNECT_S + WARMUP_S,
-               probe=True)
-           for name, test, port in probes]
+        + [job("load", f"probe_{name}", test, seconds, PROBE_STEP_S, port,
+               wait=CONNECT_S + WARMUP_S + (turn * seconds if turns > 1 else 0), probe=True)
+           for turn, (name, test, port) in enumerate(probes)]
     )  # fmt: skip
 
 

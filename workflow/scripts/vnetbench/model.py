@@ -189,6 +189,9 @@ class Measurement:
     # RRUL only: the CPUs of the TCP probe's netperf and netserver (netperf -T; the UDP probe's
     # the other way round); None: unbound.
     probe_cpus: tuple[int, int] | None = None
+    # RRUL only: its TCP and UDP probes run one after the other, idle and under load (load.jobs);
+    # False: side by side, as cells measured before it did.
+    probes_in_turn: bool = False
 
     def as_params(self) -> dict:
         """The tracked form. Its repr is what Snakemake compares between runs: keep the keys
@@ -216,6 +219,8 @@ class Measurement:
             params["probe_netserver_port"] = self.probe_netserver_port
         if self.probe_cpus is not None:
             params["probe_cpus"] = list(self.probe_cpus)
+        if self.probes_in_turn:
+            params["probes_in_turn"] = True
         return params
 
     @classmethod
@@ -394,7 +399,7 @@ class Experiment:
         runs = self.runs_per_cell if run_length is not None else 1
         probes = {}
         if split_test(test)[0] in LOAD_TESTS:
-            probes = {"probe_cpus": self.probe_cpus}
+            probes = {"probe_cpus": self.probe_cpus, "probes_in_turn": True}
             if self.probe_priority is not None:
                 probe_port = self.platforms[platform].server.probe_port
                 probes |= {"probe_priority": self.probe_priority, "probe_netserver_port": probe_port}

@@ -5,6 +5,7 @@ own: no benchmark imports the tests' helpers."""
 import contextlib
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -63,13 +64,30 @@ def embedded_testbed(names: tuple[str, ...] = ("native",), awake: bool = True):
     """An embedded testbed with these platforms (each named after its path): up, netserver
     listening on every server, a kept shell on every client, and, as in a run, idle CPUs kept
     awake (unless `awake` is False: a benchmark that compares both). Yields (experiment,
-    shells); everything is stopped afterwards, also on failure or Ctrl-C."""
+    shells); everything is stopped afterwards, also on failure, Ctrl-C or SIGTERM."""
+    # A benchmark stopped with SIGTERM (kill, timeout, a CI's cancel) tears its lab down as Ctrl-C
+    # does: by default SIGTERM ends Python without running a `finally`.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with _testbed(names, awake) as running:
+            yield running
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def _testbed(names: tuple[str, ...], awake: bool):
     with tempfile.TemporaryDirectory(prefix="vnetbench-bench-") as tmp:
         platforms = {name: {"label": name, "embedded": name} for name in names}
         experiment = load_experiment(tiny_config(testbed="embedded", platforms=platforms), workdir=tmp)
-        testbed.up(experiment.testbed, log=lambda line: None)
-        shells, held = {}, machine.keep_cpus_awake() if awake else None
+        shells, held = {}, None
         try:
+            testbed.up(experiment.testbed, log=lambda line: None)
+            held = machine.keep_cpus_awake() if awake else None
             for name, platform in experiment.platforms.items():
                 netserver.ensure(open_session(platform.server), platform.server)
                 shells[name] = KeptShell(platform.client)

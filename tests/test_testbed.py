@@ -4,7 +4,9 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from vnetbench import cell, lifecycle, preflight, sshd, testbed
@@ -178,3 +180,35 @@ def test_an_sshd_that_does_not_start_stops_the_run_with_one_clear_error(tmp_path
     assert "exited with code 255" in message and "cannot bind: Address already in use" in message
     assert message.endswith("Nothing was measured.")
     assert leftovers(experiment.testbed) == []
+
+
+BENCH_HOLDING_A_LAB = """
+import sys, time
+sys.path.insert(0, {bench!r})
+from common import embedded_testbed
+with embedded_testbed(("native",)) as (experiment, _):
+    print(experiment.testbed.state_dir.parents[1], flush=True)  # the workdir
+    time.sleep(120)
+"""
+
+
+def test_a_benchmark_stopped_with_sigterm_leaves_no_lab_behind():
+    """The benchmarks' embedded testbed (bench/common.py) is torn down on SIGTERM as on Ctrl-C."""
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    script = BENCH_HOLDING_A_LAB.format(bench=str(bench))
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        workdir = holder.stdout.readline().strip()
+        assert workdir, "the benchmark's lab did not come up"
+        bed = testbed.for_workdir(workdir)
+        assert testbed.namespaces(bed)  # up, as the benchmark saw it
+        holder.send_signal(signal.SIGTERM)
+        assert holder.wait(timeout=60) != 0
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    found = leftovers(bed)
+    testbed.down(bed, log=lambda line: None)  # what a failing benchmark left, gone before the verdict
+    assert found == []
+    assert not Path(workdir).exists()

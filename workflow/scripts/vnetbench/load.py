@@ -9,9 +9,10 @@ at once in the background, and the next phase starts when all have ended.
   (client to server) and N TCP_MAERTS flows down, started together with the same two probes;
   all connect at once, the flows start CONNECT_S later, the TCP probe WARMUP_S after them and
   the UDP probe when the TCP one ends (netperf -s). The flows run WARMUP_S longer than the
-  probes on both sides, so that the probes measure a path that is loaded throughout. The probes run at real-time priority at both ends where the
-  experiment says so (probe_priority): else what they time is mostly their wait for a CPU behind
-  the flows' processes (README "Under load").
+  probes on both sides, so that the probes measure a path that is loaded throughout. The probes
+  run at real-time priority at both ends where the experiment says so (probe_priority): else
+  what they time is mostly their wait for a CPU behind the flows' processes (README "Under
+  load").
 Every netperf reports interim results (demo mode, -D): the record keeps each job's time series,
 and the cell fails, with each job's window as evidence, unless the flows covered the probes'
 window (RRUL) or ran together (parallel flows).

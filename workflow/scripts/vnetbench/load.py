@@ -99,8 +99,7 @@ def jobs(measurement: Measurement) -> list[Job]:
     probes = [("tcp", "TCP_RR", 2 * flows), ("udp", "UDP_RR", 2 * flows + 1)]
     # Probes in turn, each alone on the path: side by side (and bound to CPUs) the two fell into
     # lockstep, the UDP probe's latency the TCP one's to 0.3% in every cell, measuring each other.
-    turns = len(probes) if m.probes_in_turn else 1
-    loaded = turns * seconds + 2 * WARMUP_S
+    loaded = len(probes) * seconds + 2 * WARMUP_S
     # A TCP_MAERTS server sends for -l seconds from the set-up, the wait included (seen: its
     # receiver measured 2 s of a 3-s run after -s 1): its -l covers the wait.
     directions = [("up", "TCP_STREAM", 0, loaded), ("down", "TCP_MAERTS", flows, CONNECT_S + loaded)]
@@ -108,13 +107,12 @@ def jobs(measurement: Measurement) -> list[Job]:
     # CONNECT_S later, the probes WARMUP_S after them. Connecting through a path that other
     # flows already fill took wireguard-go's flows over a second (they started late).
     return (
-        [job(f"idle_{name}" if turns > 1 else "idle", f"idle_{name}", test, seconds, PROBE_STEP_S,
-             port, probe=True)
+        [job(f"idle_{name}", f"idle_{name}", test, seconds, PROBE_STEP_S, port, probe=True)
          for name, test, port in probes]
         + [job("load", f"{way}{i + 1}", test, length, FLOW_STEP_S, first + i, False, CONNECT_S)
            for way, test, first, length in directions for i in range(flows)]
         + [job("load", f"probe_{name}", test, seconds, PROBE_STEP_S, port,
-               wait=CONNECT_S + WARMUP_S + (turn * seconds if turns > 1 else 0), probe=True)
+               wait=CONNECT_S + WARMUP_S + turn * seconds, probe=True)
            for turn, (name, test, port) in enumerate(probes)]
     )  # fmt: skip
 
@@ -164,8 +162,9 @@ def _netperf(
     realtime = probe and m.probe_priority is not None
     prefix = ("chrt", "-f", str(m.probe_priority)) if realtime else ()
     port = m.probe_netserver_port if realtime else m.netserver_port
-    # Bound probes: the TCP one's ends on (client, server) CPUs, the UDP one's the other way round,
-    # so that the two never share a CPU at one end and each crosses CPUs as between two machines.
+    # Bound probes: the TCP one's ends on (client, server) CPUs, the UDP one's the other way round
+    # (chosen when the two ran side by side, so that they shared no CPU at one end; in turn they
+    # no longer meet, and the README's figures were measured so).
     cpus = m.probe_cpus if test == "TCP_RR" else tuple(reversed(m.probe_cpus or ()))
     bound = ["-T", f"{cpus[0]},{cpus[1]}"] if probe and m.probe_cpus is not None else []
     return (

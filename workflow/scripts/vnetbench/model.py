@@ -16,6 +16,7 @@ TESTS = RR_TESTS + STREAM_TESTS
 # Latency under load (after Flent's RRUL): flows of TCP_STREAM up and TCP_MAERTS down with a
 # TCP_RR and a UDP_RR probe beside them, and the same probes on the idle path first.
 LOAD_TESTS = ("RRUL",)
+_PROBES_IN_TURN = "probes_in_turn"  # a mark in a RRUL cell's tracked form, not a setting
 # Tests that may run as several concurrent flows in one cell ("TCP_STREAMx4").
 PARALLEL_TESTS = ("TCP_RR", "TCP_STREAM")
 
@@ -189,9 +190,6 @@ class Measurement:
     # RRUL only: the CPUs of the TCP probe's netperf and netserver (netperf -T; the UDP probe's
     # the other way round); None: unbound.
     probe_cpus: tuple[int, int] | None = None
-    # RRUL only: its TCP and UDP probes run one after the other, idle and under load (load.jobs);
-    # False: side by side, as cells measured before it did.
-    probes_in_turn: bool = False
 
     def as_params(self) -> dict:
         """The tracked form. Its repr is what Snakemake compares between runs: keep the keys
@@ -219,12 +217,15 @@ class Measurement:
             params["probe_netserver_port"] = self.probe_netserver_port
         if self.probe_cpus is not None:
             params["probe_cpus"] = list(self.probe_cpus)
-        if self.probes_in_turn:
-            params["probes_in_turn"] = True
+        if split_test(self.test)[0] in LOAD_TESTS:
+            # RRUL's probes take turns (load.jobs): cells measured with them side by side, which
+            # lack this mark, are measured again.
+            params[_PROBES_IN_TURN] = True
         return params
 
     @classmethod
     def from_params(cls, params: dict) -> "Measurement":
+        params = {key: value for key, value in params.items() if key != _PROBES_IN_TURN}
         cpus = params.get("probe_cpus")
         return cls(**{**params, "netperf_options": tuple(params["netperf_options"]),
                       **({"probe_cpus": tuple(cpus)} if cpus is not None else {})})  # fmt: skip
@@ -399,7 +400,7 @@ class Experiment:
         runs = self.runs_per_cell if run_length is not None else 1
         probes = {}
         if split_test(test)[0] in LOAD_TESTS:
-            probes = {"probe_cpus": self.probe_cpus, "probes_in_turn": True}
+            probes = {"probe_cpus": self.probe_cpus}
             if self.probe_priority is not None:
                 probe_port = self.platforms[platform].server.probe_port
                 probes |= {"probe_priority": self.probe_priority, "probe_netserver_port": probe_port}

@@ -16,20 +16,18 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from vnetbench.load_plots import flows_summed
+
 EDGE_S = 0.1  # skip each window's edges: an interim interval straddling them mixes both sides
+STEP_S = 0.01
 
 
 def flows_rate(jobs: dict, low: float, high: float) -> float | None:
-    """The flows' summed mean rate over the interim intervals whose middle lies in [low, high]."""
-    total = 0.0
-    for name, job in jobs.items():
-        if not name.startswith(("up", "down")):
-            continue
-        values = [value for end, length, value in job["series"] if low <= end - length / 2 <= high]
-        if not values:
-            return None
-        total += statistics.fmean(values)
-    return total
+    """The flows' summed rate, up and down, averaged over [low, high] (the time series figure's
+    own sum), or None for an empty window."""
+    grid = [low + i * STEP_S for i in range(int((high - low) / STEP_S) + 1)]
+    up, down = (flows_summed(jobs, way, grid) for way in ("up", "down"))
+    return (sum(up) + sum(down)) / len(grid) if grid else None
 
 
 def probe_cost(record: dict) -> tuple[float, float, float] | None:
@@ -40,8 +38,8 @@ def probe_cost(record: dict) -> tuple[float, float, float] | None:
         return None
     before = flows_rate(jobs, 0.3, tcp[0] - EDGE_S / 2)  # from the flows' first interval in
     spans = [(tcp[0] + EDGE_S, tcp[1] - EDGE_S), (udp[0] + EDGE_S, udp[1] - EDGE_S)]
-    rates = [flows_rate(jobs, low, high) for low, high in [*spans, (udp[1] + EDGE_S, udp[1] + 0.9)]]
-    if before is None or None in rates:
+    rates = [flows_rate(jobs, low, high) for low, high in [*spans, (udp[1] + EDGE_S, udp[1] + 0.8)]]
+    if not before or None in rates:
         return None
     return tuple(rate / before for rate in rates)
 

@@ -82,7 +82,7 @@ def cdf_plot(records: list[dict], labels: dict[str, str], title: str):
     return fig
 
 
-def _summed(jobs: dict, prefix: str, grid: list[float]) -> list[float]:
+def flows_summed(jobs: dict, prefix: str, grid: list[float]) -> list[float]:
     """The flows named `prefix`N summed on `grid`: each flow's rate is constant over its interval."""
     total = [0.0] * len(grid)
     for name, job in jobs.items():
@@ -109,8 +109,8 @@ def timeseries_plot(records: list[dict], labels: dict[str, str], title: str):
         jobs = record["load"]["jobs"]
         end = max(job["window_s"][1] for name, job in jobs.items() if not name.startswith("idle"))
         grid = [i * 0.05 for i in range(int(end / 0.05) + 1)]
-        ax.plot(grid, _summed(jobs, "up", grid), color="C0", label="upload (flows summed)")
-        ax.plot(grid, _summed(jobs, "down", grid), color="C1", label="download (flows summed)")
+        ax.plot(grid, flows_summed(jobs, "up", grid), color="C0", label="upload (flows summed)")
+        ax.plot(grid, flows_summed(jobs, "down", grid), color="C1", label="download (flows summed)")
         ax.set_ylabel("Mbit/s", fontsize="small")
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)

@@ -23,7 +23,8 @@ define in_own_directory
 endef
 
 # Today's data paths (config/datapaths.yaml), in a results directory of their own.
-datapaths: setup
+datapaths:
+	@scripts/setup.sh --no-vm
 	@$(call in_own_directory,datapaths,config/datapaths.yaml)
 
 # The platforms with a guest kernel, a sandbox or eBPF host routing (config/sandboxes.yaml),
@@ -34,7 +35,8 @@ sandboxes:
 
 # Under load (config/load.yaml): latency beside bulk flows, and parallel flows, in a results
 # directory of its own.
-load: setup
+load:
+	@scripts/setup.sh --no-vm
 	@$(call in_own_directory,load,config/load.yaml)
 
 test:

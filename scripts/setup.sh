@@ -7,11 +7,14 @@
 #                              routing need (config/uml.yaml, config/sandboxes.yaml)
 #   scripts/setup.sh --tests   all that, and what the tests need besides: munge and slurm-wlm
 #                              for the SLURM tests (a real one-node cluster), as root
+#   scripts/setup.sh --no-vm   what `make figures` needs but QEMU: for configs without the vm
+#                              platform (`make load`, `make datapaths`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tests=0 all=0
+tests=0 all=0 vm=1
 [ "${1:-}" = "--tests" ] && tests=1 all=1
 [ "${1:-}" = "--all" ] && all=1
+[ "${1:-}" = "--no-vm" ] && vm=0
 
 say() { printf 'setup: %s\n' "$*"; }
 
@@ -71,8 +74,10 @@ command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 command -v timeout >/dev/null || missing+=(coreutils)
 # The vm platform: QEMU, and readelf to find the guest binaries' libraries.
-command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
-command -v readelf >/dev/null || missing+=(binutils)
+if [ "$vm" -eq 1 ]; then
+  command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+  command -v readelf >/dev/null || missing+=(binutils)
+fi
 if [ "$all" -eq 1 ]; then
   # The uml platform: a User-mode Linux guest kernel. The gvisor platform: gVisor's runtime.
   # The ebpf_routing platform: an assembler for its BPF programs (LLVM's; tc loads them).

@@ -9,6 +9,7 @@ import pytest
 import yaml
 from vnetbench.config import ConfigError, check_yaml_file, load_experiment
 from vnetbench.model import GuestSettings
+from vnetbench.precision import targets_of
 from vnetbench.records import config_snapshot_path, write_config_snapshot
 
 from .conftest import ROOT, tiny_config
@@ -202,6 +203,25 @@ def test_precision_settings_and_their_conflicts():
     assert {c.rep for c in load(capped).cells() if c.platform == "native"} == {1, 2}
     with pytest.raises(ConfigError, match="^platforms.native.max_repetitions: only with a precision target"):
         load(mutate("platforms.native.max_repetitions", 4)(tiny_config()))
+
+
+def test_a_figures_own_cap_replaces_the_experiments_and_yields_to_a_lower_platform_cap():
+    precise = tiny_config(precision={"min_repetitions": 3, "max_repetitions": 6})
+    del precise["repetitions"]
+    precise["platforms"]["slow"] = copy.deepcopy(precise["platforms"]["native"]) | {"max_repetitions": 4}
+    precise["figures"]["tcp_small"]["max_repetitions"] = 9
+    experiment = load(precise)
+    assert experiment.max_repetitions("native", "TCP_RR", 1) == 9  # the figure's
+    assert experiment.max_repetitions("native", "UDP_RR", 16) == 6  # another figure: the experiment's
+    assert experiment.max_repetitions("slow", "TCP_RR", 1) == 4  # the platform's, lower
+    assert "3 to 6 repetitions (at most 9 for tcp_small) of 1 s" in experiment.protocol()
+    targets = targets_of(experiment)
+    assert targets.limit("native", "TCP_RR", 64) == 9 and targets.limit("native", "UDP_RR", 16) == 6
+    assert targets.limit("slow", "TCP_RR", 1) == 4
+    with pytest.raises(ConfigError, match=r"^figures.tcp_small.max_repetitions: 2 is below"):
+        load(mutate("figures.tcp_small.max_repetitions", 2)(precise))
+    with pytest.raises(ConfigError, match="^figures.tcp_small.max_repetitions: only with a precision target"):
+        load(mutate("figures.tcp_small.max_repetitions", 4)(tiny_config()))
 
 
 def test_extra_metrics_change_only_the_cells_that_measure_them():

@@ -19,6 +19,11 @@ from .conftest import DATA, leftovers, pids_of
 
 RRUL = (DATA / "rrul_x2_bridge_nat.out").read_text()
 STREAMS = (DATA / "tcp_stream_x2_native.out").read_text()
+# 8 flows on wireguard-go, of which flow1, flow4 and flow5 moved nothing in their 1 s (a cell of a
+# `make load` run). Each job's line then lacked the end of its netperf, which the command prints
+# now: added here as the command would (the last interim result's end, for the starved flows the
+# median of the others').
+STARVED = (DATA / "tcp_stream_x8_wireguard_starved.out").read_text()
 # Seconds two probes in turn may overlap: each waits (-s) from its own set-up, and a TCP probe
 # whose set-up beside the flows' took longer ends later (0.19 s seen in CI); side by side they
 # overlap by their whole second. A window's start is also a 0.05-s estimate.
@@ -108,6 +113,30 @@ def test_a_netperf_without_demo_mode_fails_the_cell_naming_it():
 def test_a_failed_flow_fails_the_cell():
     with pytest.raises(NetperfOutputError, match="flow2 exited 1"):
         load.parse("TCP_STREAMx2", 65536, STREAMS.replace("vnetbench-job flow2 0", "vnetbench-job flow2 1"))
+
+
+def test_a_starved_flow_counts_at_zero_over_the_run_its_end_dates():
+    """A flow that the others left nothing prints no interim result, but it ran: from when its
+    netperf ended back over its elapsed time. The cell sums it as 0 and names it."""
+    result, kept = load.parse("TCP_STREAMx8", 65536, STARVED)
+    assert kept["load"]["starved"] == ["flow1", "flow4", "flow5"]
+    rates = [float(v) for v in re.findall(r"^THROUGHPUT=([\d.]+)", STARVED, re.M)]
+    assert rates.count(0.0) == 3 and result.throughput_mbit_s == pytest.approx(sum(rates))
+    jobs = kept["load"]["jobs"]
+    start, end = jobs["flow1"]["window_s"]
+    assert end - start == pytest.approx(1.0) and jobs["flow1"]["series"] == [[end, 1.0, 0.0]]
+    assert jobs["flow2"]["window_s"][0] == pytest.approx(start, abs=0.1)
+
+
+def test_a_starved_flow_whose_end_is_not_known_fails_the_cell():
+    """Without its end (an older command, a `date` without %N) nothing dates a starved flow's run."""
+    unstamped = re.sub(r"^(vnetbench-job \S+ \d+) \S+$", r"\1", STARVED, flags=re.M)
+    assert unstamped != STARVED
+    with pytest.raises(NetperfOutputError, match=r"flow1 printed no interim results: it moved 0 bytes"):
+        load.parse("TCP_STREAMx8", 65536, unstamped)
+    nonsense = re.sub(r"^(vnetbench-job \S+ \d+) \S+$", r"\1 %s.N", STARVED, flags=re.M)
+    with pytest.raises(NetperfOutputError, match=r"flow1 printed no interim results"):
+        load.parse("TCP_STREAMx8", 65536, nonsense)
 
 
 def test_a_stalled_udp_probe_is_no_value_never_a_number():
@@ -373,6 +402,9 @@ def test_a_load_run_on_the_lab_measures_draws_and_leaves_nothing(workflow):
         # NAT's published 12931): started by the run, and stopped by it.
         assert "chrt -f 20 netperf" in record["command"]
         assert record["upload_mbit_s"] > 0 and record["download_mbit_s"] > 0
+        # Each job's line says when its netperf ended: just after its last interim result.
+        for name, (_, ended, text) in load.split_jobs(record["raw_output"]).items():
+            assert 0 <= ended - load.series(text).end < 1.0, (name, ended, load.series(text).end)
         # The probes took turns, idle and under load (side by side they measured each other).
         jobs = record["load"]["jobs"]
         for tcp, udp in (("idle_tcp", "idle_udp"), ("probe_tcp", "probe_udp")):

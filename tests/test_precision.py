@@ -122,6 +122,22 @@ def test_a_configuration_that_cannot_reach_its_target_at_its_maximum_is_given_up
     assert result["add"] and all(block["platforms"] == ["xen", "native"] for block in result["add"])
 
 
+def test_a_figures_own_cap_lets_its_configurations_go_further():
+    """TCP_RR 1 B may go to 12 (its figure's cap), the rest of the experiment stops at 9."""
+    values = {"native": [100] * 9, "xen": [80, 88, 74, 85, 80, 88, 74, 85, 80]}
+    rr = records(values)
+    stream = [dict(r, test="TCP_STREAM") for r in rr]
+    targets = replace(
+        TARGETS, max_repetitions=dict.fromkeys(values, 9),
+        configuration_maxima={(p, "TCP_RR", 1): 12 for p in values},
+    )  # fmt: skip
+    metric = {"TCP_RR": "throughput_mbit_s", "TCP_STREAM": "throughput_mbit_s"}
+    result = plan(rr + stream, metric, "native", targets)
+    assert result["add"] and {(b["test"], b["platforms"][0]) for b in result["add"]} == {("TCP_RR", "xen")}
+    at_max = {(row["test"], row["platform"]): row["at_max"] for row in result["configurations"]}
+    assert at_max[("TCP_STREAM", "xen")] and not at_max[("TCP_RR", "xen")]
+
+
 def test_failed_tries_count_against_the_maximum():
     """Seen in a load run: wireguard's latency-under-load cells failed 45 times in 57 tries, and
     each round gave it new repetitions (with whole blocks of the others) until 12 had measured."""

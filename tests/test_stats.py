@@ -110,6 +110,15 @@ def test_udp_loss_and_low_coverage_flags():
     assert flags_of(lossy, test="UDP_STREAM")[("native", 8192)] == "udp_loss;low_coverage"
 
 
+def test_a_repetition_with_a_starved_flow_is_flagged():
+    flows = [
+        record("native", 65536, rep, 1000.0 + rep, test="TCP_STREAMx8", transactions=None,
+               load={"flows": 8, **({"starved": ["flow1", "flow4"]} if rep in (2, 5) else {})})
+        for rep in range(1, 11)
+    ]  # fmt: skip
+    assert flags_of(flows, test="TCP_STREAMx8")[("native", 65536)] == "starved:2,5"
+
+
 def test_a_bulk_table_keeps_the_senders_rate_and_udps_loss_beside_the_receivers():
     sent = [
         record("native", 1024, rep, 100.0, test="UDP_STREAM", transactions=None, send_throughput_mbit_s=200.0,

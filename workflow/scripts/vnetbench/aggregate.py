@@ -26,6 +26,9 @@ FLAGS = {
     "outlier": "a repetition lies far outside the others: modified z-score |x - median| / (1.4826 MAD) "
     "above 3.5 (Iglewicz and Hoaglin), or, when most values are equal, more than 1% off the median; "
     "the repetitions follow the flag (outlier:3)",
+    "starved": "under load or with parallel flows, a repetition in which a flow or a probe moved nothing: "
+    "the others left it no share of the path (its record's load.starved names it); the flows' sum "
+    "counts it as 0, a starved probe has no latency; the repetitions follow the flag (starved:2,7)",
     "low_coverage": "too few repetitions for a 95% interval of the median: the interval is [min, max] "
     "and median_ci_level says its coverage",
     "imprecise": "the precision target was not reached: the half-width of the 95% interval of the mean, "
@@ -164,6 +167,9 @@ def flags(
         for r in records
     ):
         found.append("udp_loss")
+    starved = [str(r["rep"]) for r in records if r.get("load", {}).get("starved")]
+    if starved:
+        found.append("starved:" + ",".join(starved))
     far = outliers(values)
     if far:
         found.append("outlier:" + ",".join(str(records[i]["rep"]) for i in far))

@@ -80,6 +80,16 @@ def load_experiment(config: dict, config_files: list[str] = (), workdir: str = "
             raise ConfigError(
                 f"platforms.{name}.max_repetitions", "only with a precision target", "precision"
             )
+    for name, spec in config["figures"].items():
+        cap = spec.get("max_repetitions")
+        if cap is not None and not precision:
+            raise ConfigError(f"figures.{name}.max_repetitions", "only with a precision target", "precision")
+        if cap is not None and cap < precision["min_repetitions"]:
+            raise ConfigError(
+                f"figures.{name}.max_repetitions",
+                f"{cap} is below precision.min_repetitions ({precision['min_repetitions']})",
+                f"at least {precision['min_repetitions']}",
+            )
     _check_flows(experiment, config)
     if config["baseline"] not in experiment.platforms:
         raise ConfigError(
@@ -309,7 +319,7 @@ def _figure(name: str, spec: dict) -> Figure:
         long_runs.append((size, float(length)))
     return Figure(
         name, spec["test"], tuple(sorted(sizes)), spec["metric"], spec["title"], tuple(spec["extra_metrics"]),
-        spec["timed_runs"], tuple(sorted(long_runs)),
+        spec["timed_runs"], tuple(sorted(long_runs)), max_repetitions=spec.get("max_repetitions"),
     )  # fmt: skip
 
 

@@ -48,7 +48,8 @@ while [ $# -gt 0 ]; do
     i=0
     for a do shift; [ "$i" -lt "$n" ] && set -- "$@" "$a"; i=$((i + 1)); done
     "$@" >"$dir/$name.out" 2>&1
-    echo $? >"$dir/$name.code"
+    code=$?
+    echo "$code $(date +%s.%N)" >"$dir/$name.code"
   ) &
   pids="$pids $!"
   names="$names $name"
@@ -57,8 +58,9 @@ done
 for pid in $pids; do wait "$pid"; done
 status=0
 for name in $names; do
-  code=$(cat "$dir/$name.code" 2>/dev/null || echo 255)
-  echo "vnetbench-job $name $code"
+  code=255 ended=
+  [ -f "$dir/$name.code" ] && read -r code ended <"$dir/$name.code"
+  echo "vnetbench-job $name $code $ended"
   cat "$dir/$name.out" 2>/dev/null
   [ "$status" -ne 0 ] || status=$code
 done
@@ -196,16 +198,25 @@ class Series:
         return self.ends[-1]
 
 
-def split_jobs(output: str) -> dict[str, tuple[int, str]]:
-    """{job name: (exit code, output)} of a cell's command."""
+def split_jobs(output: str) -> dict[str, tuple[int, float | None, str]]:
+    """{job name: (exit code, when its netperf ended, output)} of a cell's command. The end is
+    None where the command did not say it (an older version's, or a `date` without %N)."""
     found, name = {}, None
     for line in output.splitlines(keepends=True):
         if line.startswith(f"{_JOB_END} "):
-            _, name, code = line.split()
-            found[name] = (int(code), "")
+            _, name, code, *ended = line.split()
+            found[name] = (int(code), _seconds(ended[0]) if ended else None, "")
         elif name is not None:
-            found[name] = (found[name][0], found[name][1] + line)
+            code, end, text = found[name]
+            found[name] = (code, end, text + line)
     return found
+
+
+def _seconds(stamp: str) -> float | None:
+    try:
+        return float(stamp)
+    except ValueError:
+        return None
 
 
 def series(text: str) -> Series:
@@ -240,9 +251,11 @@ class JobResult:
     series: Series
 
 
-def job_result(name: str, test: str, size_bytes: int, text: str, code: int) -> JobResult:
+def job_result(
+    name: str, test: str, size_bytes: int, text: str, code: int, ended: float | None = None
+) -> JobResult:
     """One job's result; NetperfOutputError unless it exited 0 with the measurement asked for
-    and its interim results."""
+    and its interim results. `ended`: when its netperf ended (seconds since the epoch)."""
     if code != 0:
         raise netperf.NetperfOutputError(f"{name} exited {code}", text)
     values = netperf.parse_keyval(text)
@@ -276,7 +289,12 @@ def job_result(name: str, test: str, size_bytes: int, text: str, code: int) -> J
             transactions,
         )  # fmt: skip
     found = series(text)
-    if not found.ends and not (rr and transactions == 0):
+    if not found.ends and received == 0 and ended is not None:
+        # Starved: the others left it nothing, so it printed no interim result (netperf prints
+        # one when a send or a transaction completes). Its run is known still: it ended with its
+        # netperf, `elapsed` seconds after its test began; the cell keeps it, at 0 (parse).
+        found = Series((ended,), (elapsed,), (0.0,))
+    elif not found.ends and not (rr and transactions == 0):
         # A probe that completed no transaction (starved by the load) prints none either: it is
         # kept, without a latency (parse). preflight has checked that netperf has demo mode.
         raise netperf.NetperfOutputError(
@@ -299,10 +317,15 @@ def parse(test: str, size_bytes: int, output: str) -> tuple[netperf.NetperfResul
     if sorted(found) != sorted(tests):
         raise netperf.NetperfOutputError(f"jobs {sorted(found)}, not {sorted(tests)}", output)
     results = {
-        name: job_result(name, tests[name], size_bytes, text, code) for name, (code, text) in found.items()
+        name: job_result(name, tests[name], size_bytes, text, code, ended)
+        for name, (code, ended, text) in found.items()
     }
     kept = {"load": {"flows_per_direction" if base == "RRUL" else "flows": flows,
                      "jobs": _timeline(results)}}  # fmt: skip
+    # Jobs that moved nothing: the cell is valid (it measured what the path gave N flows) and
+    # its record names them; the figures flag it (vnetbench.aggregate).
+    if any(_starved(r) for r in results.values()):
+        kept["load"]["starved"] = [name for name, r in results.items() if _starved(r)]
     if base != "RRUL":
         _check_together([results[f"flow{i + 1}"] for i in range(flows)], output)
         return _parallel(test, size_bytes, list(results.values())), kept
@@ -324,9 +347,8 @@ def parse(test: str, size_bytes: int, output: str) -> tuple[netperf.NetperfResul
         loaded_us, idle_us = kept[f"{prefix}probe_latency_us"], kept[f"{prefix}idle_latency_us"]
         kept[f"{prefix}latency_inflation"] = loaded_us / idle_us if loaded_us and idle_us else None
     probes = [results[name] for name in ("idle_tcp", "idle_udp", "probe_tcp", "probe_udp")]
-    for problem, happened in (("starved", _starved), ("stalled", _stalled)):
-        if any(happened(p) for p in probes):
-            kept["load"][problem] = [p.name for p in probes if happened(p)]
+    if any(_stalled(p) for p in probes):
+        kept["load"]["stalled"] = [p.name for p in probes if _stalled(p)]
     result = netperf.NetperfResult(
         test=test,
         size_bytes=size_bytes,
@@ -348,9 +370,10 @@ def _mean_latency(probe: JobResult) -> float | None:
     return None if _starved(probe) or _stalled(probe) else 1e6 / probe.rate
 
 
-def _starved(probe: JobResult) -> bool:
-    """A probe that completed no transaction in its run (the load left it nothing)."""
-    return not probe.series.ends
+def _starved(job: JobResult) -> bool:
+    """A job that completed no transaction (a probe, a TCP_RR flow) or moved no byte in its run:
+    the others left it nothing."""
+    return job.transactions == 0 if job.transactions is not None else job.bytes_received == 0
 
 
 def _stalled(probe: JobResult) -> bool:
@@ -391,6 +414,12 @@ def _windows(results: list[JobResult]) -> str:
 
 
 def _check_together(flows: list[JobResult], output: str) -> None:
+    unknown = [f.name for f in flows if not f.series.ends]
+    if unknown:  # a TCP_RR flow that completed nothing, from a command that did not say its end
+        raise netperf.NetperfOutputError(
+            f"{', '.join(unknown)} completed nothing and printed no interim result: when it ran is unknown",
+            output,
+        )
     together = min(f.series.end for f in flows) - max(f.series.start for f in flows)
     shortest = min(f.series.end - f.series.start for f in flows)
     if together < OVERLAP * shortest:

@@ -135,6 +135,8 @@ class Figure:
     # The figure whose flow counts this one is part of (config `flows: [1, 2, 4, 8]` makes one
     # figure per count, drawn together as a scaling figure), else None.
     scaling: str | None = None
+    # With a precision target, the figure's own cap on repetitions (else the experiment's).
+    max_repetitions: int | None = None
 
 
 @dataclass(frozen=True)
@@ -367,8 +369,10 @@ class Experiment:
         if self.precision is None:
             return f"{self.repetitions} repetitions of {runs}"
         p = self.precision
+        caps = {f.scaling or f.name: f.max_repetitions for f in self.figures.values() if f.max_repetitions}
+        own = f" (at most {', '.join(f'{cap} for {name}' for name, cap in caps.items())})" if caps else ""
         return (
-            f"{p.min_repetitions} to {p.max_repetitions} repetitions of {runs} (more where "
+            f"{p.min_repetitions} to {p.max_repetitions} repetitions{own} of {runs} (more where "
             f"needed, until the 95% interval of each ratio to {self.baseline} is within +-{p.target:.0%} "
             f"and of each mean within +-{p.value_target:.0%}; {self.baseline} also runs in every block "
             "added for another platform)"
@@ -383,10 +387,17 @@ class Experiment:
                 showing.setdefault((figure.test, size_bytes), []).append(figure)
         return showing
 
-    def max_repetitions(self, platform: str) -> int:
+    def max_repetitions(self, platform: str, test: str | None = None, size_bytes: int | None = None) -> int:
+        """The most repetitions of a configuration: the platform's own cap, else the experiment's;
+        a figure's own cap (the largest of the figures showing the test and size) replaces the
+        experiment's, and holds beside the platform's where lower."""
         if self.precision is None:
             return self.repetitions
-        return self.platforms[platform].max_repetitions or self.precision.max_repetitions
+        own = self.platforms[platform].max_repetitions
+        figures = [f.max_repetitions for f in self._showing.get((test, size_bytes), []) if f.max_repetitions]
+        if not figures:
+            return own or self.precision.max_repetitions
+        return min(own, max(figures)) if own else max(figures)
 
     def measurement(self, platform: str, test: str, size_bytes: int) -> Measurement:
         """What the cells of one configuration measure: with the extra metrics that any figure

@@ -25,7 +25,7 @@ import math
 import os
 import statistics
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from .model import GIVE_UP_BEYOND, Experiment
@@ -41,13 +41,28 @@ class Targets:
     min_repetitions: int
     max_repetitions: dict[str, int]  # per platform
     give_up_beyond: float | None = GIVE_UP_BEYOND  # see hopeless; None: never give up
+    # (platform, test, size) -> its maximum, where a figure's own cap sets another one
+    configuration_maxima: dict = field(default_factory=dict)
+
+    def limit(self, platform: str, test: str, size_bytes: int) -> int:
+        """The most repetitions of one configuration."""
+        found = self.configuration_maxima.get((platform, test, size_bytes))
+        return found or self.max_repetitions.get(platform, max(self.max_repetitions.values()))
 
 
 def targets_of(experiment: Experiment) -> Targets:
-    """The targets of an experiment with a precision target, each platform with its maximum."""
+    """The targets of an experiment with a precision target, each platform and each
+    configuration of a figure with a cap of its own with its maximum."""
     p = experiment.precision
     maxima = {name: experiment.max_repetitions(name) for name in experiment.platforms}
-    return Targets(p.value_target, p.target, p.min_repetitions, maxima, p.give_up_beyond)
+    capped = {
+        (name, figure.test, size): experiment.max_repetitions(name, figure.test, size)
+        for figure in experiment.figures.values()
+        if figure.max_repetitions
+        for size in figure.sizes
+        for name in experiment.platforms
+    }
+    return Targets(p.value_target, p.target, p.min_repetitions, maxima, p.give_up_beyond, capped)
 
 
 def value_precision(values: list[float]) -> float:
@@ -184,7 +199,7 @@ def plan(
         for platform, by_rep in by_platform.items():
             n = len(by_rep)
             precision = value_precision([record[metric] for record in by_rep.values()])
-            limit = targets.max_repetitions.get(platform, max(targets.max_repetitions.values()))
+            limit = targets.limit(platform, test, size)
             attempts = n + tried[(platform, test, size)]
             beyond = targets.give_up_beyond
             misses = [_miss(n, precision, targets.value, limit - attempts + n, beyond)]

@@ -1,7 +1,8 @@
 """Cells of concurrent netperfs (vnetbench.load): the parser on outputs of real cells (tests/data,
 captured from the lab: an RRUL cell of 2 flows each way on bridge_nat, two parallel TCP_STREAM
-flows on native), the checks of the flows' windows, the config's and preflight's refusals, and
-one real run of the workflow on the embedded testbed."""
+flows on native, an RRUL cell of 4 each way on wireguard-go with a starved flow), the checks of
+the flows' windows, the config's and preflight's refusals, and one real run of the workflow on
+the embedded testbed."""
 
 import json
 import os
@@ -19,11 +20,9 @@ from .conftest import DATA, leftovers, pids_of
 
 RRUL = (DATA / "rrul_x2_bridge_nat.out").read_text()
 STREAMS = (DATA / "tcp_stream_x2_native.out").read_text()
-# 8 flows on wireguard-go, of which flow1, flow4 and flow5 moved nothing in their 1 s (a cell of a
-# `make load` run). Each job's line then lacked the end of its netperf, which the command prints
-# now: added here as the command would (the last interim result's end, for the starved flows the
-# median of the others').
-STARVED = (DATA / "tcp_stream_x8_wireguard_starved.out").read_text()
+# A RRUL cell of 4 flows each way on wireguard-go (a `make load` run) in which down3 moved
+# nothing in its 5 s: it printed no interim result; its line says when its netperf ended.
+STARVED = (DATA / "rrul_x4_wireguard_starved.out").read_text()
 # Seconds two probes in turn may overlap: each waits (-s) from its own set-up, and a TCP probe
 # whose set-up beside the flows' took longer ends later (0.19 s seen in CI); side by side they
 # overlap by their whole second. A window's start is also a 0.05-s estimate.
@@ -118,25 +117,30 @@ def test_a_failed_flow_fails_the_cell():
 def test_a_starved_flow_counts_at_zero_over_the_run_its_end_dates():
     """A flow that the others left nothing prints no interim result, but it ran: from when its
     netperf ended back over its elapsed time. The cell sums it as 0 and names it."""
-    result, kept = load.parse("TCP_STREAMx8", 65536, STARVED)
-    assert kept["load"]["starved"] == ["flow1", "flow4", "flow5"]
-    rates = [float(v) for v in re.findall(r"^THROUGHPUT=([\d.]+)", STARVED, re.M)]
-    assert rates.count(0.0) == 3 and result.throughput_mbit_s == pytest.approx(sum(rates))
+    result, kept = load.parse("RRULx4", 1, STARVED)
+    assert kept["load"]["starved"] == ["down3"]
+    downs = [
+        float(v) for v in re.findall(r"vnetbench-job down\d 0 \S+\n(?:.*\n)*?THROUGHPUT=([\d.]+)", STARVED)
+    ]
+    assert len(downs) == 4 and downs.count(0.0) == 1
+    assert kept["download_mbit_s"] == pytest.approx(sum(downs)) and sum(downs) > 0
     jobs = kept["load"]["jobs"]
-    start, end = jobs["flow1"]["window_s"]
-    assert end - start == pytest.approx(1.0) and jobs["flow1"]["series"] == [[end, 1.0, 0.0]]
-    assert jobs["flow2"]["window_s"][0] == pytest.approx(start, abs=0.1)
+    start, end = jobs["down3"]["window_s"]
+    assert end - start == pytest.approx(5.0) and jobs["down3"]["series"] == [[end, 5.0, 0.0]]
+    # It covered the probes' window, as the flows that moved did.
+    assert start <= jobs["probe_tcp"]["window_s"][0] and end >= jobs["probe_udp"]["window_s"][1]
+    assert kept["latency_inflation"] > 1
 
 
 def test_a_starved_flow_whose_end_is_not_known_fails_the_cell():
     """Without its end (an older command, a `date` without %N) nothing dates a starved flow's run."""
     unstamped = re.sub(r"^(vnetbench-job \S+ \d+) \S+$", r"\1", STARVED, flags=re.M)
     assert unstamped != STARVED
-    with pytest.raises(NetperfOutputError, match=r"flow1 printed no interim results: it moved 0 bytes"):
-        load.parse("TCP_STREAMx8", 65536, unstamped)
+    with pytest.raises(NetperfOutputError, match=r"down3 printed no interim results: it moved 0 bytes"):
+        load.parse("RRULx4", 1, unstamped)
     nonsense = re.sub(r"^(vnetbench-job \S+ \d+) \S+$", r"\1 %s.N", STARVED, flags=re.M)
-    with pytest.raises(NetperfOutputError, match=r"flow1 printed no interim results"):
-        load.parse("TCP_STREAMx8", 65536, nonsense)
+    with pytest.raises(NetperfOutputError, match=r"down3 printed no interim results"):
+        load.parse("RRULx4", 1, nonsense)
 
 
 def test_a_stalled_udp_probe_is_no_value_never_a_number():

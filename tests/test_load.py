@@ -95,8 +95,7 @@ def test_parallel_flows_that_did_not_overlap_fail_the_cell():
 
 
 NO_INTERIM = (
-    r"flow1 printed no interim results: it moved \d+ bytes in 1 s \(starved by the others\), "
-    "or this netperf has no demo mode"
+    r"flow1 printed no interim results: it moved [1-9]\d* bytes in 1 s, so this netperf has no demo mode"
 )
 
 

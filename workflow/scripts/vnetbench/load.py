@@ -19,7 +19,7 @@ window (RRUL) or ran together (parallel flows).
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import netperf
 from .model import Measurement, split_test
@@ -288,21 +288,27 @@ def job_result(
              for key in ("P50_LATENCY", "P90_LATENCY", "P99_LATENCY", "MEAN_LATENCY")},
             transactions,
         )  # fmt: skip
-    found = series(text)
-    if not found.ends and received == 0 and ended is not None:
+    result = JobResult(name, test, rate, transactions, received, elapsed, latency, series(text))
+    if result.series.ends or not _starved(result):
+        if not result.series.ends:  # it moved data, yet printed no interim result
+            raise netperf.NetperfOutputError(
+                f"{name} printed no interim results: it moved {received} bytes in {elapsed:g} s, "
+                "so this netperf has no demo mode (-D)",
+                text,
+            )
+        return result
+    if ended is not None:
         # Starved: the others left it nothing, so it printed no interim result (netperf prints
         # one when a send or a transaction completes). Its run is known still: it ended with its
         # netperf, `elapsed` seconds after its test began; the cell keeps it, at 0 (parse).
-        found = Series((ended,), (elapsed,), (0.0,))
-    elif not found.ends and not (rr and transactions == 0):
-        # A probe that completed no transaction (starved by the load) prints none either: it is
-        # kept, without a latency (parse). preflight has checked that netperf has demo mode.
-        raise netperf.NetperfOutputError(
-            f"{name} printed no interim results: it moved {received} bytes in {elapsed:g} s "
-            "(starved by the others), or this netperf has no demo mode (-D)",
-            text,
-        )
-    return JobResult(name, test, rate, transactions, received, elapsed, latency, found)
+        return replace(result, series=Series((ended,), (elapsed,), (0.0,)))
+    if rr:  # a probe: kept, without a latency, its window unknown (parse)
+        return result
+    raise netperf.NetperfOutputError(
+        f"{name} printed no interim results: it moved {received} bytes in {elapsed:g} s "
+        "(starved by the others), and its end is not known",
+        text,
+    )
 
 
 def parse(test: str, size_bytes: int, output: str) -> tuple[netperf.NetperfResult, dict]:
@@ -324,8 +330,9 @@ def parse(test: str, size_bytes: int, output: str) -> tuple[netperf.NetperfResul
                      "jobs": _timeline(results)}}  # fmt: skip
     # Jobs that moved nothing: the cell is valid (it measured what the path gave N flows) and
     # its record names them; the figures flag it (vnetbench.aggregate).
-    if any(_starved(r) for r in results.values()):
-        kept["load"]["starved"] = [name for name, r in results.items() if _starved(r)]
+    starved = [name for name, r in results.items() if _starved(r)]
+    if starved:
+        kept["load"]["starved"] = starved
     if base != "RRUL":
         _check_together([results[f"flow{i + 1}"] for i in range(flows)], output)
         return _parallel(test, size_bytes, list(results.values())), kept
@@ -347,8 +354,9 @@ def parse(test: str, size_bytes: int, output: str) -> tuple[netperf.NetperfResul
         loaded_us, idle_us = kept[f"{prefix}probe_latency_us"], kept[f"{prefix}idle_latency_us"]
         kept[f"{prefix}latency_inflation"] = loaded_us / idle_us if loaded_us and idle_us else None
     probes = [results[name] for name in ("idle_tcp", "idle_udp", "probe_tcp", "probe_udp")]
-    if any(_stalled(p) for p in probes):
-        kept["load"]["stalled"] = [p.name for p in probes if _stalled(p)]
+    stalled = [p.name for p in probes if _stalled(p)]
+    if stalled:
+        kept["load"]["stalled"] = stalled
     result = netperf.NetperfResult(
         test=test,
         size_bytes=size_bytes,

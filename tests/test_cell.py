@@ -1,6 +1,7 @@
 """One cell, end to end, against a real netserver: locally and over a real sshd."""
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -167,3 +168,41 @@ def test_a_block_job_that_finds_no_service_measures_in_a_process_of_its_own(nets
     assert all(a[1] <= b[0] for a, b in zip(runs, runs[1:], strict=False))
     blocks_of = [record.fields["block"]["interleaved"]["platforms"] for record in records]
     assert blocks_of[0] == blocks_of[1]
+
+
+def late_second_flow(path: Path, marks: Path, late_s: float, times: int) -> str:
+    """A named fake around the real netperf: in each of the cell's first `times` attempts, its
+    second flow starts `late_s` later (as a flow whose connection queued behind the others')."""
+    marks.mkdir()
+    path.write_text(
+        "#!/bin/sh\n"
+        f'n=0; until mkdir "{marks}/$n" 2>/dev/null; do n=$((n + 1)); done\n'
+        f'if [ $((n % 2)) -eq 1 ] && [ "$n" -lt {2 * times} ]; then sleep {late_s}; fi\n'
+        'exec netperf "$@"\n'
+    )
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_flows_that_ran_apart_are_measured_again_at_once_and_the_attempt_kept(netserver_port, tmp_path):
+    fake = late_second_flow(tmp_path / "netperf", tmp_path / "started", late_s=1.5, times=1)
+    platform = local_platform(netserver_port)
+    platform = replace(platform, client=replace(platform.client, netperf=fake))
+    this = Cell("native", "TCP_STREAMx2", 65536, 1)
+    lines = []
+    record = run_cell(this, platform, SETTINGS, {}, str(tmp_path / "1.json"), log=lines.append)
+    assert record["attempts"] == 2 and record["throughput_mbit_s"] > 0
+    (apart,) = record["attempts_apart"]
+    # Which flow the fake made late is the one that took the second start.
+    assert re.match(r"the flows ran together 0\.00 s.* flow\d 1\.\d+-", apart["why"]), apart["why"]
+    assert "vnetbench-job flow2 0" in apart["raw_output"] and apart["finished_at"] <= record["started_at"]
+    assert any("measuring again" in line for line in lines)
+
+
+def test_flows_apart_in_every_attempt_fail_the_cell_with_the_windows(netserver_port, tmp_path):
+    fake = late_second_flow(tmp_path / "netperf", tmp_path / "started", late_s=1.5, times=9)
+    platform = local_platform(netserver_port)
+    platform = replace(platform, client=replace(platform.client, netperf=fake))
+    with pytest.raises(cell.CellFailed, match=r"the flows ran together 0\.00 s.* flow\d 1\.\d+-"):
+        run_cell(Cell("native", "TCP_STREAMx2", 65536, 1), platform, SETTINGS, {}, str(tmp_path / "1.json"))
+    assert len(list((tmp_path / "started").iterdir())) == 2 * (SETTINGS.retries + 1)

@@ -94,6 +94,18 @@ def test_parallel_flows_that_did_not_overlap_fail_the_cell():
         load.parse("TCP_STREAMx2", 65536, apart)
 
 
+def test_flows_apart_are_told_from_other_failures():
+    """What the cell measures again at once (vnetbench.cell): flows that ran apart, and nothing
+    else; a failed flow is the record's failure, not a reason to measure again."""
+    assert load.apart("TCP_STREAMx2", 65536, STREAMS) is None
+    assert load.apart("RRULx2", 1, RRUL) is None
+    why = load.apart("TCP_STREAMx2", 65536, _shift_endings(STREAMS, "flow2", 5.0))
+    assert why.startswith("the flows ran together 0.00 s") and "flow2 5." in why
+    assert "did not run throughout" in load.apart("RRULx2", 1, _shift_endings(RRUL, "down2", -2.5))
+    failed = STREAMS.replace("vnetbench-job flow2 0", "vnetbench-job flow2 1")
+    assert failed != STREAMS and load.apart("TCP_STREAMx2", 65536, failed) is None
+
+
 NO_INTERIM = (
     r"flow1 printed no interim results: it moved [1-9]\d* bytes in 1 s, so this netperf has no demo mode"
 )

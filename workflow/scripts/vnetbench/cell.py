@@ -5,7 +5,7 @@ netserver does the cell reach the server host, start one, and retry.
 """
 
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from . import load, netperf, netserver, sizing
 from .errors import VnetbenchError
@@ -95,6 +95,7 @@ class Executed:
     attempts: int
     machine_cpu: tuple[float, float] | None  # (busy, all) CPU seconds of this machine during it
     counters: dict | None = None  # what the path's counters (Entry.counters) moved by during it
+    apart: list = field(default_factory=list)  # attempts whose flows ran apart (load.apart), kept
 
 
 @dataclass
@@ -215,15 +216,18 @@ def _execute(
     on_this_machine: bool,
     counters=None,
 ) -> Executed:
-    """Run the cell's command (its `measurement.runs` runs) on `session`; retried only where
-    netserver was gone and is started again. Raises CellFailed unless it exits 0."""
+    """Run the cell's command (its `measurement.runs` runs) on `session`; run again where
+    netserver was gone and is started again, or where concurrent flows ran apart (their output
+    kept in `apart`). Raises CellFailed unless it exits 0."""
     server = platform.server
+    together = concurrent(measurement.test)
     bound = (
         load.bound(measurement, settings.timeout_margin)
-        if concurrent(measurement.test)
+        if together
         else limit(measurement, settings) * measurement.runs
     )
     wrapped = command(measurement, settings, amount)
+    apart = []
     for attempt in range(settings.retries + 1):
         started_at = utc_now()
         before = machine_cpu_seconds() if measurement.cpu and on_this_machine else None
@@ -235,7 +239,21 @@ def _execute(
         after = machine_cpu_seconds() if before is not None else None
         finished_at = utc_now()
         log(f"attempt {attempt + 1}: exit {result.exit_code} ({started_at} .. {finished_at})")
-        if result.exit_code == 0 or result.exit_code in _KILLED or attempt == settings.retries:
+        last = attempt == settings.retries
+        why = (
+            None
+            if last or result.exit_code != 0 or not together
+            else load.apart(measurement.test, measurement.size_bytes, result.output)
+        )
+        if why:
+            # A flow that started late (its connection queued behind the others' data) left the
+            # others alone for part of the window: not the cell's measurement. Measured again
+            # at once, in the block's same place; the attempt's output is kept.
+            log(f"attempt {attempt + 1}: {why}; measuring again")
+            apart.append({"why": why, "started_at": started_at, "finished_at": finished_at,
+                          "raw_output": result.output})  # fmt: skip
+            continue
+        if result.exit_code == 0 or result.exit_code in _KILLED or last:
             break
         # netperf failed: retry only if netserver was gone (and is now restarted). A
         # frozen netserver is alive; its cell fails on the timeout instead.
@@ -254,7 +272,7 @@ def _execute(
         raise CellFailed(cell, "netperf failed", result.command, result.exit_code, result.output)
     cpu = None if before is None else (after[0] - before[0], after[1] - before[1])
     moved = _moved(counted, counters()) if counters else None
-    return Executed(result.command, result.output, started_at, finished_at, attempt + 1, cpu, moved)
+    return Executed(result.command, result.output, started_at, finished_at, attempt + 1, cpu, moved, apart)
 
 
 def _moved(before: dict, after: dict) -> dict:
@@ -332,6 +350,7 @@ def _record(
         "started_at": executed[0].started_at,
         "finished_at": executed[-1].finished_at,
         "attempts": max(run.attempts for run in executed),
+        **({"attempts_apart": apart} if (apart := [a for run in executed for a in run.apart]) else {}),
         "duration_s": int(measurement.duration) if amount is None else None,
         # A sized run: its transactions (request/response) or bytes (bulk); the rate is measured.
         "run": {"kind": "timed", "seconds": int(measurement.duration)}

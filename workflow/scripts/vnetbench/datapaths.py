@@ -23,8 +23,11 @@ Addresses are in 198.18.0.0/15 only; everything is in the testbed's namespaces, 
 removes it with them (wireguard-go too: it runs inside machine A's and B's namespaces).
 """
 
+import ctypes
 import json
+import os
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -53,6 +56,13 @@ _WIRE = {"a": DATA_ADDRESS["a"], "b": DATA_ADDRESS["b"]}  # the machines' addres
 VXLAN_MTU = 1450
 WIREGUARD_MTU = 1420
 WIREGUARD_PORT = 51820
+# wireguard-go's UDP sockets' buffers, as upstream's asks for them (conn/controlfns_linux.go:
+# 7 MiB, past rmem_max with SO_RCVBUFFORCE). Debian 12's wireguard-go (0.0.20220316) keeps the
+# kernel's default of 208 KiB, whose overflow under 8 flows (1,500 datagrams a second dropped,
+# UdpRcvbufErrors) lost SYNs and first segments, so that flows started 1-3 s late.
+WIREGUARD_GO_BUFFER = 7 << 20
+_SO_SNDBUFFORCE, _SO_RCVBUFFORCE = 32, 33
+_SYS_PIDFD_GETFD = 438  # the same number on every architecture (Linux 5.6)
 
 
 def build(testbed, kind: str) -> None:
@@ -178,9 +188,11 @@ def _wireguard(testbed, kind: str) -> None:
         public[host] = run(wg, "pubkey", input=private.read_text()).stdout.strip()
     tunnel = {"a": "198.18.14.1", "b": "198.18.14.2"}
     behind = {"a": ("wa", 15), "b": ("wb", 16)}
+    userspace = []
     for host, peer in (("a", "b"), ("b", "a")):
         ns, device = testbed.netns(host), wireguard_device(testbed, host)
-        _start_wireguard(testbed, ns, device)
+        process = _start_wireguard(testbed, ns, device)
+        userspace += [process] if process else []
         node, subnet = behind[host]
         peer_subnet = behind[peer][1]
         inside(ns, wg, "set", device, "private-key", str(keys / f"{host}.key"),
@@ -191,6 +203,38 @@ def _wireguard(testbed, kind: str) -> None:
         ip_in(ns, "link", "set", device, "mtu", str(WIREGUARD_MTU), "up")
         ip_in(ns, "route", "add", f"198.18.{peer_subnet}.0/24", "dev", device)
         routed_end(ns, "vw", f"198.18.{subnet}.1", testbed.netns(node), DATA_ADDRESS[node], mtu=WIREGUARD_MTU)
+    for process in userspace:  # once its device is up: bringing it up binds its sockets anew
+        raise_udp_buffers(process.pid, WIREGUARD_GO_BUFFER)
+
+
+def raise_udp_buffers(pid: int, size: int) -> list[int]:
+    """Set the receive and send buffers of process `pid`'s UDP sockets to `size` bytes (past
+    rmem_max and wmem_max: root's SO_*BUFFORCE) on copies of its descriptors (pidfd_getfd), as
+    the process would itself; the receive buffers the kernel then gives them (twice `size`)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd, sizes = os.pidfd_open(pid), []
+    try:
+        for name in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
+                    continue
+            except FileNotFoundError:  # closed meanwhile
+                continue
+            copy = libc.syscall(_SYS_PIDFD_GETFD, pidfd, int(name), 0)
+            if copy < 0:
+                error = os.strerror(ctypes.get_errno())
+                raise TestbedError(f"pidfd_getfd of fd {name} of pid {pid}: {error}")
+            with socket.socket(fileno=copy) as udp:
+                if udp.type != socket.SOCK_DGRAM or udp.family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
+                udp.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, size)
+                udp.setsockopt(socket.SOL_SOCKET, _SO_SNDBUFFORCE, size)
+                sizes.append(udp.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+    finally:
+        os.close(pidfd)
+    if not sizes:
+        raise TestbedError(f"process {pid} has no UDP socket whose buffers to raise")
+    return sizes
 
 
 def wireguard_device(testbed, host: str) -> str:
@@ -199,11 +243,11 @@ def wireguard_device(testbed, host: str) -> str:
     return f"wg{testbed.instance}{host}"
 
 
-def _start_wireguard(testbed, ns: str, device: str) -> None:
-    """`device` in `ns`: the kernel's WireGuard, else wireguard-go in the namespace (stopped by
-    pid with every other process of the namespace at `down`)."""
+def _start_wireguard(testbed, ns: str, device: str) -> subprocess.Popen | None:
+    """`device` in `ns`: the kernel's WireGuard (None), else wireguard-go in the namespace (its
+    process, stopped by pid with every other process of the namespace at `down`)."""
     if run("ip", "-n", ns, "link", "add", device, "type", "wireguard", check=False).returncode == 0:
-        return
+        return None
     userspace = _tool("wireguard-go", "wireguard-go")
     log = testbed.state_dir / f"wireguard-go-{ns}.log"
     with open(log, "w") as out:
@@ -213,7 +257,7 @@ def _start_wireguard(testbed, ns: str, device: str) -> None:
         )  # fmt: skip
     for _ in range(250):
         if link_exists(device, ns):
-            return
+            return process
         if process.poll() is not None:
             break
         time.sleep(0.02)
@@ -262,7 +306,15 @@ def describe(testbed, kind: str) -> dict:
         facts["wireguard"] = (
             "kernel" if kernel else "wireguard-go (userspace, TUN): this kernel has no WireGuard"
         )
+        if not kernel:
+            facts["wireguard_go_receive_buffers"] = {m: _udp_receive_buffers(testbed.netns(m)) for m in "ab"}
     return facts
+
+
+def _udp_receive_buffers(ns: str) -> list[int]:
+    """The receive buffers (bytes) of the tunnel's UDP sockets in `ns`, as `ss` reads them."""
+    listing = inside(ns, "ss", "-Hunam", "sport", f"= :{WIREGUARD_PORT}").stdout
+    return [int(part.split(",rb", 1)[1].split(",", 1)[0]) for part in listing.split("skmem:(")[1:]]
 
 
 def _offloads(ns: str, device: str) -> dict | None:

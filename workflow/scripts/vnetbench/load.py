@@ -13,9 +13,10 @@ at once in the background, and the next phase starts when all have ended.
   run at real-time priority at both ends where the experiment says so (probe_priority): else
   what they time is mostly their wait for a CPU behind the flows' processes (README "Under
   load").
-Every netperf reports interim results (demo mode, -D): the record keeps each job's time series,
-and the cell fails, with each job's window as evidence, unless the flows covered the probes'
-window (RRUL) or ran together (parallel flows).
+Every netperf reports interim results (demo mode, -D): the record keeps each job's time series.
+Unless the flows covered the probes' window (RRUL) or ran together (parallel flows), the cell
+measures again at once (vnetbench.cell; the attempt's output kept in its record), and fails, with
+each job's window as evidence, when its last attempt did not either.
 """
 
 import math
@@ -74,6 +75,23 @@ _FLOW_KEYS = ("THROUGHPUT", "THROUGHPUT_UNITS", "PROTOCOL", "DIRECTION", "ELAPSE
               "LOCAL_BYTES_RECVD", "REMOTE_BYTES_RECVD", "TRANSACTION_RATE", "REQUEST_SIZE",
               "RESPONSE_SIZE")  # fmt: skip
 _FLOW_DIRECTION = {"TCP_STREAM": "Send", "TCP_MAERTS": "Receive", "TCP_RR": "Send|Recv"}
+
+
+class FlowsApart(netperf.NetperfOutputError):
+    """The cell's jobs ran, but its flows did not run together (parallel flows) or did not cover
+    the probes' window (RRUL): what it measured is not the cell's. The cell measures again."""
+
+
+def apart(test: str, size_bytes: int, output: str) -> str | None:
+    """Why the flows of a cell's output did not run together, or None (also where the output
+    fails for another reason: the cell's record says that one)."""
+    try:
+        parse(test, size_bytes, output)
+    except FlowsApart as error:
+        return str(error).splitlines()[0]
+    except netperf.NetperfOutputError:
+        pass
+    return None
 
 
 @dataclass(frozen=True)
@@ -431,7 +449,7 @@ def _check_together(flows: list[JobResult], output: str) -> None:
     together = min(f.series.end for f in flows) - max(f.series.start for f in flows)
     shortest = min(f.series.end - f.series.start for f in flows)
     if together < OVERLAP * shortest:
-        raise netperf.NetperfOutputError(
+        raise FlowsApart(
             f"the flows ran together {max(together, 0):.2f} s, less than {OVERLAP:.0%} of the shortest "
             f"({shortest:.2f} s): {_windows(flows)}",
             output,
@@ -447,7 +465,7 @@ def _check_covered(flows: list[JobResult], probes: list[JobResult], output: str)
         end = start + max(p.elapsed_s for p in probes)
     late = [f for f in flows if f.series.start > start or f.series.end < end]
     if late:
-        raise netperf.NetperfOutputError(
+        raise FlowsApart(
             f"flows {', '.join(f.name for f in late)} did not run throughout the probes' window: "
             f"{_windows(flows + probes)}",
             output,

@@ -203,14 +203,22 @@ def _wireguard(testbed, kind: str) -> None:
         ip_in(ns, "link", "set", device, "mtu", str(WIREGUARD_MTU), "up")
         ip_in(ns, "route", "add", f"198.18.{peer_subnet}.0/24", "dev", device)
         routed_end(ns, "vw", f"198.18.{subnet}.1", testbed.netns(node), DATA_ADDRESS[node], mtu=WIREGUARD_MTU)
-    for process in userspace:  # once its device is up: bringing it up binds its sockets anew
-        raise_udp_buffers(process.pid, WIREGUARD_GO_BUFFER)
+    for process in userspace:
+        # Once its device is up: wireguard-go opens its sockets when it sees the device go up
+        # (asynchronously), and opens them anew whenever it goes up again.
+        for _ in range(100):
+            if raise_udp_buffers(process.pid, WIREGUARD_GO_BUFFER):
+                break
+            time.sleep(0.02)
+        else:
+            raise TestbedError(f"wireguard-go (pid {process.pid}) opened no UDP socket within 2 s")
 
 
 def raise_udp_buffers(pid: int, size: int) -> list[int]:
     """Set the receive and send buffers of process `pid`'s UDP sockets to `size` bytes (past
     rmem_max and wmem_max: root's SO_*BUFFORCE) on copies of its descriptors (pidfd_getfd), as
-    the process would itself; the receive buffers the kernel then gives them (twice `size`)."""
+    the process would itself; the receive buffers the kernel then gives them (twice `size`),
+    none where it has no UDP socket (yet)."""
     libc = ctypes.CDLL(None, use_errno=True)
     pidfd, sizes = os.pidfd_open(pid), []
     try:
@@ -232,8 +240,6 @@ def raise_udp_buffers(pid: int, size: int) -> list[int]:
                 sizes.append(udp.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
     finally:
         os.close(pidfd)
-    if not sizes:
-        raise TestbedError(f"process {pid} has no UDP socket whose buffers to raise")
     return sizes
 
 

@@ -95,7 +95,7 @@ class Executed:
     attempts: int
     machine_cpu: tuple[float, float] | None  # (busy, all) CPU seconds of this machine during it
     counters: dict | None = None  # what the path's counters (Entry.counters) moved by during it
-    apart: list = field(default_factory=list)  # attempts whose flows ran apart (load.apart), kept
+    apart: list[dict] = field(default_factory=list)  # attempts whose flows ran apart (load.apart)
 
 
 @dataclass
@@ -240,19 +240,16 @@ def _execute(
         finished_at = utc_now()
         log(f"attempt {attempt + 1}: exit {result.exit_code} ({started_at} .. {finished_at})")
         last = attempt == settings.retries
-        why = (
-            None
-            if last or result.exit_code != 0 or not together
-            else load.apart(measurement.test, measurement.size_bytes, result.output)
-        )
-        if why:
-            # A flow that started late (its connection queued behind the others' data) left the
-            # others alone for part of the window: not the cell's measurement. Measured again
-            # at once, in the block's same place; the attempt's output is kept.
-            log(f"attempt {attempt + 1}: {why}; measuring again")
-            apart.append({"why": why, "started_at": started_at, "finished_at": finished_at,
-                          "raw_output": result.output})  # fmt: skip
-            continue
+        if together and result.exit_code == 0 and not last:
+            why = load.apart(measurement.test, measurement.size_bytes, result.output)
+            if why:
+                # A flow that started late (its connection queued behind the others' data) left
+                # the others alone for part of the window: not the cell's measurement. Measured
+                # again at once, in the block's same place; the attempt's output is kept.
+                log(f"attempt {attempt + 1}: {why}; measuring again")
+                apart.append({"why": why, "started_at": started_at, "finished_at": finished_at,
+                              "raw_output": result.output})  # fmt: skip
+                continue
         if result.exit_code == 0 or result.exit_code in _KILLED or last:
             break
         # netperf failed: retry only if netserver was gone (and is now restarted). A
@@ -350,7 +347,6 @@ def _record(
         "started_at": executed[0].started_at,
         "finished_at": executed[-1].finished_at,
         "attempts": max(run.attempts for run in executed),
-        **({"attempts_apart": apart} if (apart := [a for run in executed for a in run.apart]) else {}),
         "duration_s": int(measurement.duration) if amount is None else None,
         # A sized run: its transactions (request/response) or bytes (bulk); the rate is measured.
         "run": {"kind": "timed", "seconds": int(measurement.duration)}
@@ -367,6 +363,9 @@ def _record(
         "command": command_text,
         "raw_output": raw,
     }
+    apart = [attempt for run in executed for attempt in run.apart]
+    if apart:
+        record["attempts_apart"] = apart
     if measurement.runs > 1:
         # Each run's own figures and output; the cell's are their mean (netperf.combine). Runs
         # of their own command (an interleaved block) also say when they ran.

@@ -192,7 +192,8 @@ def _wireguard(testbed, kind: str) -> None:
     for host, peer in (("a", "b"), ("b", "a")):
         ns, device = testbed.netns(host), wireguard_device(testbed, host)
         process = _start_wireguard(testbed, ns, device)
-        userspace += [process] if process else []
+        if process:
+            userspace.append(process)
         node, subnet = behind[host]
         peer_subnet = behind[peer][1]
         inside(ns, wg, "set", device, "private-key", str(keys / f"{host}.key"),

@@ -60,12 +60,7 @@ rule figures:
             figure=EXPERIMENT.figures,
             ext=["csv", "pdf"],
         ),
-        expand(
-            "results/figures/{figure}_vs_{baseline}.{ext}",
-            figure=EXPERIMENT.figures,
-            baseline=config["baseline"],
-            ext=["csv", "pdf"],
-        ),
+        ratio_outputs(),
         extra_outputs(),
         load_outputs(),
         "results/paper_comparison.md",

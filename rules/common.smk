@@ -97,16 +97,29 @@ def cell_priority(wildcards):
     )
 
 
+# A ratio to the baseline needs a platform besides it: a config of the baseline alone (the
+# loopback one) gets no figure of ratios that are all 1 by definition.
+COMPARED = len(EXPERIMENT.platforms) > 1
+
+
+def ratio_outputs():
+    """Each figure's ratios to the baseline (CSV and PDF), when there is something to compare."""
+    return expand(
+        "results/figures/{figure}_vs_{baseline}.{ext}",
+        figure=EXPERIMENT.figures if COMPARED else [],
+        baseline=config["baseline"],
+        ext=["csv", "pdf"],
+    )
+
+
 def extra_outputs():
     """The figures of the extra metrics (latency, CPU) the config's figures ask for."""
+    suffixes = ["", f"_vs_{config['baseline']}"] if COMPARED else [""]
     return [
-        path
+        f"results/figures/{name}_{extra}{suffix}.pdf"
         for name, figure in EXPERIMENT.figures.items()
         for extra in figure.extra_metrics
-        for path in (
-            f"results/figures/{name}_{extra}.pdf",
-            f"results/figures/{name}_{extra}_vs_{config['baseline']}.pdf",
-        )
+        for suffix in suffixes
     ]
 
 

@@ -198,10 +198,13 @@ SIZED = {"run_length": 0.05, "runs_per_cell": 1}
 
 
 def tiny_config(netserver_port: int | None = None, **overrides) -> dict:
-    """One loopback platform, two small TCP sizes and one UDP size, 1-second runs."""
+    """One loopback platform, two small TCP sizes and one UDP size. Sized runs of about 0.05 s,
+    as the main config's (config/config.yaml), from a calibration of 1-second timed runs: a test
+    that needs timed runs, or cells that last, passes run_length=None."""
     config = {
         "repetitions": 2,
         "duration": 1,
+        **SIZED,
         "platforms": {
             "native": {
                 "label": "Native (loopback)",

@@ -183,7 +183,7 @@ def test_vm_platform_and_guest_defaults():
 
 
 def test_precision_settings_and_their_conflicts():
-    precise = tiny_config(precision={"min_repetitions": 3})
+    precise = tiny_config(precision={"min_repetitions": 3}, run_length=None)
     del precise["repetitions"]
     experiment = load(precise)
     assert experiment.repetitions == 3 and experiment.precision.max_repetitions == 12
@@ -206,7 +206,7 @@ def test_precision_settings_and_their_conflicts():
 
 
 def test_a_figures_own_cap_replaces_the_experiments_and_yields_to_a_lower_platform_cap():
-    precise = tiny_config(precision={"min_repetitions": 3, "max_repetitions": 6})
+    precise = tiny_config(precision={"min_repetitions": 3, "max_repetitions": 6}, run_length=None)
     del precise["repetitions"]
     precise["platforms"]["slow"] = copy.deepcopy(precise["platforms"]["native"]) | {"max_repetitions": 4}
     precise["figures"]["tcp_small"]["max_repetitions"] = 9

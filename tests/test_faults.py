@@ -57,7 +57,7 @@ def netserver_pid(port: int) -> int:
 
 
 def test_killed_netserver_is_restarted_and_the_cell_retried(workflow):
-    config = tiny_config(repetitions=3)
+    config = tiny_config(repetitions=3, run_length=None)  # timed: cells that last
     port = config["platforms"]["native"]["server"]["netserver_port"]
     workflow.write_config(config)
 
@@ -81,7 +81,7 @@ def test_netserver_that_cannot_restart_fails_cleanly_then_rerun_finishes(workflo
     allowed = tmp_path / "netserver-may-start"
     allowed.touch()
     fake = wrapper(tmp_path / "netserver", f'[ -e {allowed} ] || exit 1\nexec netserver "$@"\n')
-    config = tiny_config(repetitions=3)
+    config = tiny_config(repetitions=3, run_length=None)  # timed: cells that last
     config["platforms"]["native"]["server"]["netserver"] = fake
     port = config["platforms"]["native"]["server"]["netserver_port"]
     workflow.write_config(config)
@@ -238,7 +238,7 @@ def test_truncated_output_fails_the_cell_with_the_output_in_its_log(workflow, tm
 def test_signal_mid_run_tears_down_and_the_next_run_resumes(workflow, signum):
     from vnetbench import testbed
 
-    config = tiny_config(testbed="embedded", platforms=EMBEDDED, repetitions=3)
+    config = tiny_config(testbed="embedded", platforms=EMBEDDED, repetitions=3, run_length=None)
     config["figures"] = {"tcp": {"test": "TCP_RR", "sizes": [1], "title": "TCP"}}
     workflow.write_config(config)
     run = workflow.start()

@@ -287,7 +287,7 @@ def test_a_crash_then_ctrl_c_mid_vm_run_leave_no_qemu_behind(workflow, tmp_path)
     is left, boots afresh and resumes; Ctrl-C in that run: the hooks stop its guests."""
     platforms = {"native": {"label": "Native", "embedded": "native"}, "vm": {"label": "VM", "embedded": "vm"}}
     guest = {"kvm_probe_cache": str(tmp_path / "kvm-probe.json"), "kvm_probe_timeout": 2}
-    config = tiny_config(testbed="embedded", platforms=platforms, repetitions=3, guest=guest)
+    config = tiny_config(testbed="embedded", platforms=platforms, repetitions=3, guest=guest, run_length=None)
     config["figures"] = {"tcp": {"test": "TCP_RR", "sizes": [1], "title": "TCP"}}
     workflow.write_config(config)
     bed = testbed.for_workdir(workflow.directory)

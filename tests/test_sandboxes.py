@@ -29,7 +29,9 @@ def lab(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("sandboxes")
     names = ("native", "openvz", "gvisor", "ebpf_routing")
     platforms = {name: {"label": name, "embedded": name} for name in names}
-    experiment = load_experiment(tiny_config(testbed="embedded", platforms=platforms), workdir=str(workdir))
+    # Timed runs: cells run here directly, without the calibration a workflow run makes.
+    config = tiny_config(testbed="embedded", platforms=platforms, run_length=None)
+    experiment = load_experiment(config, workdir=str(workdir))
     with lab_running(experiment):
         yield experiment
     state = str(experiment.testbed.state_dir)

@@ -25,7 +25,9 @@ pytestmark = [
 def guests(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("uml")
     platforms = {name: {"label": name, "embedded": name} for name in ("native", "uml")}
-    experiment = load_experiment(tiny_config(testbed="embedded", platforms=platforms), workdir=str(workdir))
+    # Timed runs: cells run here directly, without the calibration a workflow run makes.
+    config = tiny_config(testbed="embedded", platforms=platforms, run_length=None)
+    experiment = load_experiment(config, workdir=str(workdir))
     with lab_running(experiment):
         yield experiment
     # A tap still held by a guest would outlive its namespace, moved to the root namespace.

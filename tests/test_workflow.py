@@ -24,6 +24,8 @@ def test_tiny_grid_end_to_end(workflow):
         assert "measured by the run's service" in log.read_text()
     for figure in ("tcp_small", "udp_small"):
         assert (results / "figures" / f"{figure}.pdf").read_bytes().startswith(b"%PDF")
+        # Native alone: no ratio to native to draw (each would be 1 by definition).
+        assert not list((results / "figures").glob(f"{figure}_vs_*"))
     table = pd.read_csv(results / "figures" / "tcp_small.csv")
     assert list(table.columns)[:14] == [
         "figure", "platform", "label", "test", "size_bytes", "metric", "unit",

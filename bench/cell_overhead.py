@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 from common import ROOT, SNAKEMAKE, embedded_testbed, tiny_config, workflow_copy
@@ -34,12 +33,9 @@ from vnetbench import cell, netperf
 from vnetbench.model import Cell
 from vnetbench.precision import paired_ratio
 from vnetbench.records import load_cells
+from vnetbench.records import seconds_of as stamp
 
 PLATFORMS = ("native", "openvz", "xen", "vm")
-
-
-def stamp(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def calibration_seconds(record: dict, workdir: Path) -> float:

@@ -15,14 +15,14 @@ Three questions, each an assumption behind a way to buy precision with less time
 Usage: bench/load_noise.py [RESULTS_DIR]  (default load/results)
 """
 
-import json
 import math
 import statistics
 import sys
 from collections import defaultdict
-from datetime import datetime
 from pathlib import Path
 
+from vnetbench.model import split_test
+from vnetbench.records import load_cells, seconds_of
 from vnetbench.stats import t_quantile
 
 BASELINE = "native"
@@ -30,12 +30,8 @@ BASELINE = "native"
 METRICS = {"RRUL": "latency_inflation", "TCP_STREAM": "throughput_mbit_s", "TCP_RR": "transactions_per_s"}
 
 
-def seconds(stamp: str) -> float:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-
-
 def metric_of(record: dict) -> str:
-    return METRICS[record["test"].split("x")[0]]
+    return METRICS[split_test(record["test"])[0]]
 
 
 def value(record: dict) -> float | None:
@@ -60,8 +56,8 @@ def by_distance(cells: list[dict]) -> None:
         base = members.get(BASELINE)
         for platform, record in members.items():
             if base and platform != BASELINE:
-                apart = abs(seconds(record["started_at"]) - seconds(base["started_at"]))
-                points[test.split("x")[0]].append(
+                apart = abs(seconds_of(record["started_at"]) - seconds_of(base["started_at"]))
+                points[split_test(test)[0]].append(
                     (apart, platform, test, math.log(value(record) / value(base)))
                 )
     for kind, found in sorted(points.items()):
@@ -118,8 +114,8 @@ def within_cell(cells: list[dict]) -> None:
 
 
 def main(results: Path) -> None:
-    cells = [json.loads(path.read_text()) for path in (results / "raw").glob("*/*/*/*.json")]
-    cells = sorted((c for c in cells if "started_at" in c), key=lambda c: seconds(c["started_at"]))
+    measured, _ = load_cells(sorted((results / "raw").glob("*/*/*/*.json")))
+    cells = sorted(measured, key=lambda record: seconds_of(record["started_at"]))
     by_distance(cells)
     by_predecessor(cells)
     within_cell(cells)

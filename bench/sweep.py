@@ -11,16 +11,12 @@ import argparse
 import json
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 from common import snakemake, tiny_config, workflow_copy
+from vnetbench.records import seconds_of as stamp
 
 SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
-
-
-def stamp(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from vnetbench import guest_image, guests, netperf, netserver, testbed
 from vnetbench.hosts import HostKeyRejected, open_session
 from vnetbench.model import GuestSettings
 
-from .conftest import SIZED, cell_jobs, leftovers, tiny_config
+from .conftest import cell_jobs, leftovers, tiny_config
 
 pytestmark = [
     pytest.mark.root,
@@ -223,7 +223,7 @@ def test_tiny_grid_with_the_vm_platform_runs_from_another_working_directory(work
     }
     # The probe path of a new machine: no kept KVM probe outcome.
     guest = {"kvm_probe_cache": str(tmp_path / "kvm-probe.json"), "kvm_probe_timeout": 2}
-    config = tiny_config(testbed="embedded", platforms=platforms, guest=guest, **SIZED)
+    config = tiny_config(testbed="embedded", platforms=platforms, guest=guest)
     config["figures"] = {"tcp_small": {"test": "TCP_RR", "sizes": [1, 64], "title": "TCP small"}}
     experiment = tmp_path / "experiment"
     experiment.mkdir()
@@ -329,7 +329,7 @@ def test_a_platform_that_cannot_work_costs_the_others_nothing(workflow, tmp_path
         "vm": {"label": "QEMU/{accel} guest", "embedded": "vm"},
     }
     broken = {"accel": "tcg", "boot_timeout": 0.5}
-    config = tiny_config(testbed="embedded", platforms=platforms, guest=broken, **SIZED)
+    config = tiny_config(testbed="embedded", platforms=platforms, guest=broken)
     config["figures"]["tcp_small"]["extra_metrics"] = ["latency"]
     workflow.write_config(config)
     bed = testbed.for_workdir(workflow.directory)

@@ -9,7 +9,7 @@ import pandas as pd
 import paramiko
 import pytest
 
-from .conftest import SIZED, tiny_config
+from .conftest import tiny_config
 from .test_testbed import EMBEDDED
 
 HOSTILE = "$(touch {s}) `touch {s}`; touch {s} && touch {s} | touch {s}\n'\"touch {s}"
@@ -52,7 +52,7 @@ def test_hostile_labels_and_titles_run_nothing(workflow, tmp_path):
 def test_generated_private_keys_stay_private(workflow):
     from vnetbench import testbed
 
-    workflow.write_config(tiny_config(testbed="embedded", platforms=EMBEDDED, repetitions=1, **SIZED))
+    workflow.write_config(tiny_config(testbed="embedded", platforms=EMBEDDED, repetitions=1))
     bed = testbed.for_workdir(workflow.directory)
     try:
         workflow.run()  # the testbed is down afterwards; its generated keys stay for the next run

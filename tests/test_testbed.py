@@ -14,7 +14,7 @@ from vnetbench.config import load_experiment
 from vnetbench.errors import VnetbenchError
 from vnetbench.model import Cell, RunSettings
 
-from .conftest import SIZED, leftovers, tiny_config
+from .conftest import leftovers, tiny_config
 
 pytestmark = [
     pytest.mark.root,
@@ -106,7 +106,7 @@ def test_link_rate_limits_the_wire(tmp_path):
 
 @pytest.mark.slow
 def test_workflow_over_the_testbed_then_nothing_left(workflow):
-    workflow.write_config(embedded_config(**SIZED))
+    workflow.write_config(embedded_config())
     workflow.run()
     records = [json.loads(path.read_text()) for path in workflow.records()]
     assert {r["platform"] for r in records} == {"native", "openvz", "xen"}

@@ -26,9 +26,9 @@ import os
 import statistics
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 
 from .model import GIVE_UP_BEYOND, Experiment
+from .records import seconds_of
 from .stats import t_quantile
 
 LEVEL = 0.95
@@ -157,15 +157,11 @@ def block_pairs(records: dict[int, dict], baseline: dict[int, dict]) -> list[tup
         if partner is None:
             continue
         if "started_at" in record and "started_at" in partner:
-            apart = abs(_seconds(record["started_at"]) - _seconds(partner["started_at"]))
+            apart = abs(seconds_of(record["started_at"]) - seconds_of(partner["started_at"]))
             if apart > PAIR_WINDOW_S:
                 continue
         pairs.append((record, partner))
     return pairs
-
-
-def _seconds(stamp: str) -> float:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def plan(

@@ -25,6 +25,11 @@ def utc_iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def seconds_of(stamp: str) -> float:
+    """A record's time (utc_iso's form) as a Unix time."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
 def record_bytes(data: dict) -> bytes:
     """A result file's content: indented JSON and a final newline."""
     return (json.dumps(data, indent=1, sort_keys=False) + "\n").encode()

@@ -14,9 +14,11 @@ from vnetbench.precision import (
     paired_ratio,
     per_platform_lines,
     plan,
+    progress_line,
     reached_line,
     value_precision,
 )
+from vnetbench.records import utc_iso
 from vnetbench.stats import t_quantile
 
 from .conftest import tiny_config
@@ -83,6 +85,46 @@ def test_an_imprecise_ratio_adds_blocks_with_the_baseline_and_at_most_doubles():
         "  xen: means 0 of 1, ratios 0 of 1; 4 repetitions",
         "  vm: means 0 of 1, ratios 0 of 1; 4 repetitions",
     ]
+
+
+def timed(rows: list[dict], seconds: float, start: float = 1.8e9) -> list[dict]:
+    """The records with times: each cell `seconds` long, back to back."""
+    return [
+        dict(row, started_at=utc_iso(start + i * seconds), finished_at=utc_iso(start + (i + 1) * seconds))
+        for i, row in enumerate(rows)
+    ]
+
+
+def test_a_time_budget_adds_what_fits_each_configurations_next_repetition_first():
+    """Cells of 1 s (TCP_RR) and 7 s (RRUL), 5 repetitions so far (80 s); xen wants 5 more of
+    each. 120 s of budget leave 40: two blocks of both (32 s), then only TCP_RR's fit."""
+    values = {"native": [100] * 5, "xen": [80, 90, 72, 85, 78]}
+    rows = timed(records(values), 1.0) + timed(records(values, test="RRULx4"), 7.0, start=1.9e9)
+    metric = {"TCP_RR": "throughput_mbit_s", "RRULx4": "throughput_mbit_s"}
+    targets = Targets(0.10, 0.05, 5, dict.fromkeys(values, 10), give_up_beyond=None)
+    unbounded = plan(rows, metric, "native", targets)
+    assert [(b["test"], b["rep"]) for b in unbounded["add"]] == [
+        *(("RRULx4", rep) for rep in range(6, 11)),
+        *(("TCP_RR", rep) for rep in range(6, 11)),
+    ] and "budget" not in unbounded
+    result = plan(rows, metric, "native", replace(targets, budget_s=120))
+    assert [(b["test"], b["rep"]) for b in result["add"]] == [
+        ("RRULx4", 6), ("RRULx4", 7), *(("TCP_RR", rep) for rep in range(6, 11))
+    ]  # fmt: skip
+    assert result["budget"] == {"budget_s": 120, "spent_s": 80.0, "left_out_cells": 6}
+    cut = {(row["test"], row["platform"]): row["cut"] for row in result["configurations"]}
+    assert [key for key, value in cut.items() if value] == [("RRULx4", "xen")] and len(cut) == 4
+    line = progress_line({"round": 1, "cells": 20, **result}, targets)
+    assert "1.33 of the time budget's 2 min of cells spent, which leaves out 6 cells" in line
+    assert line.endswith("round 2 adds 14 cells in 7 blocks")
+    # Spent: the next round adds nothing, and says what the budget stopped.
+    spent = plan(rows, metric, "native", replace(targets, budget_s=80))
+    assert spent["add"] == [] and spent["budget"]["left_out_cells"] == 20
+    assert "2 stopped short by the time budget (1.33 min of cells" in reached_line(spent, targets)
+    # A plan made again under a lower budget keeps what was measured: those cells cost nothing.
+    measured = {(platform, "RRULx4", 1, rep) for platform in values for rep in (6, 7)}
+    again = plan(rows, metric, "native", replace(targets, budget_s=50), measured=measured)  # overspent
+    assert [(b["test"], b["rep"]) for b in again["add"]] == [("RRULx4", 6), ("RRULx4", 7)]
 
 
 def test_the_baseline_goes_along_even_past_its_maximum():

@@ -249,6 +249,14 @@ def test_precision_rounds_add_repetitions_where_needed_in_blocks_and_cache(workf
     assert cell_jobs(done) == 2 and "round 3 adds 4 cells in 2 blocks" in done.stderr
     assert "precision round 3 (20 cells)" in done.stderr
     assert len(workflow.records()) == 20
+    # A time budget already spent: the plans are made again, keep every cell measured (they cost
+    # nothing), and add none; what the budget stopped is said.
+    precision |= {"max_repetitions": 6, "budget_minutes": 0.001}
+    workflow.write_config(config)
+    done = workflow.run()
+    assert cell_jobs(done) == 0 and "precision round 3 (20 cells)" in done.stderr
+    assert "4 stopped short by the time budget (0.001 min of cells" in done.stderr
+    assert set(pd.read_csv(workflow.directory / "results" / "figures" / "tcp.csv")["n"]) == {5}
     # Titles and labels rerun no cell.
     config["figures"]["tcp"]["title"] = "Another title"
     workflow.write_config(config)

@@ -3,7 +3,7 @@
 import sys
 
 from vnetbench.precision import Targets, plan, progress_line
-from vnetbench.records import load_cells, write_json_atomic
+from vnetbench.records import load_cells, measured_cells, write_json_atomic
 
 snakemake = globals()["snakemake"]
 params = snakemake.params
@@ -15,7 +15,7 @@ result = {
     "round": round_,
     "cells": len(records),
     "failed_cells": len(failed),
-    **plan(records, params.metric_of, params.baseline, targets, params.together, failed),
+    **plan(records, params.metric_of, params.baseline, targets, params.together, failed, measured_cells()),
 }
 write_json_atomic(snakemake.output[0], result)
 line = progress_line(result, targets)

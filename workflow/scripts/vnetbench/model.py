@@ -248,6 +248,7 @@ class Precision:
     min_repetitions: int
     max_repetitions: int
     give_up_beyond: float | None = GIVE_UP_BEYOND  # see vnetbench.precision.hopeless; None: never
+    budget_minutes: float | None = None  # of cells, for every round (vnetbench.precision.within_budget)
 
 
 @dataclass(frozen=True)

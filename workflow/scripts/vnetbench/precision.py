@@ -17,6 +17,10 @@ Stopping when a target is met biases coverage (optional stopping: a stop is like
 first repetitions happened to agree); a minimum of 10 repetitions keeps the reported 95%
 intervals at about 95% at the lab's noise (bench/coverage.py), and the report says so.
 
+With a time budget (precision.budget_minutes), a round adds only the blocks that fit in what
+the cells measured so far left of it (within_budget); a configuration left short is flagged
+`cut`, and imprecise where it missed its target. The first round always runs whole.
+
 Pure functions of records; no numpy.
 """
 
@@ -25,7 +29,7 @@ import math
 import os
 import statistics
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from .model import GIVE_UP_BEYOND, Experiment
 from .records import seconds_of
@@ -43,6 +47,7 @@ class Targets:
     give_up_beyond: float | None = GIVE_UP_BEYOND  # see hopeless; None: never give up
     # (platform, test, size) -> its maximum, where a figure's own cap sets another one
     configuration_maxima: dict = field(default_factory=dict)
+    budget_s: float | None = None  # seconds of cells the rounds may plan in all (see within_budget)
 
     def limit(self, platform: str, test: str, size_bytes: int) -> int:
         """The most repetitions of one configuration."""
@@ -62,7 +67,8 @@ def targets_of(experiment: Experiment) -> Targets:
         for size in figure.sizes
         for name in experiment.platforms
     }
-    return Targets(p.value_target, p.target, p.min_repetitions, maxima, p.give_up_beyond, capped)
+    budget = None if p.budget_minutes is None else 60 * p.budget_minutes
+    return Targets(p.value_target, p.target, p.min_repetitions, maxima, p.give_up_beyond, capped, budget)
 
 
 def value_precision(values: list[float]) -> float:
@@ -101,6 +107,21 @@ def paired_ratio(pairs: list[tuple[float, float]]) -> Ratio:
 # 1.2 saved 129 of 2,241 cells and lost no configuration that later reached its target;
 # bench/precision_replay.py replays it, bench/coverage.py simulates its coverage). The margin is
 # for the spread's own uncertainty: after 10 values, s is within about +-25% of sigma.
+def predicted_precision(n: int, precision: float, at: int) -> float:
+    """The precision `n` values show, predicted at `at` values if their spread stays the same
+    (half-width ~ t(n-1) / sqrt(n)); inf where `n` values give none."""
+    if n < 2 or math.isinf(precision):
+        return math.inf
+    if at <= n:
+        return precision
+    return (
+        precision
+        * math.sqrt(n / at)
+        * t_quantile(0.5 + LEVEL / 2, at - 1)
+        / t_quantile(0.5 + LEVEL / 2, n - 1)
+    )
+
+
 def hopeless(
     n: int, precision: float, target: float, limit: int, beyond: float | None = GIVE_UP_BEYOND
 ) -> bool:
@@ -108,8 +129,7 @@ def hopeless(
     spread stays what `n` values show? (Half-width ~ t(n-1) / sqrt(n).)"""
     if beyond is None or precision <= target or n < 2 or limit <= n or math.isinf(precision):
         return False
-    at_limit = precision * math.sqrt(n / limit) * t_quantile(0.5 + LEVEL / 2, limit - 1)
-    return at_limit / t_quantile(0.5 + LEVEL / 2, n - 1) > beyond * target
+    return predicted_precision(n, precision, limit) > beyond * target
 
 
 def _miss(n: int, precision: float, target: float, limit: int, beyond: float | None):
@@ -140,6 +160,7 @@ class Configuration:
     reached: bool
     at_max: bool
     gave_up: bool = False  # hopeless at its maximum (see hopeless): no more repetitions of its own
+    cut: bool = False  # the time budget left out repetitions it wanted (see within_budget)
 
 
 # Records of one repetition pair only when measured this close in time: a block runs its
@@ -165,17 +186,25 @@ def block_pairs(records: dict[int, dict], baseline: dict[int, dict]) -> list[tup
 
 
 def plan(
-    records: list[dict], metric_of: dict[str, str], baseline: str, targets: Targets, together=(), failed=()
+    records: list[dict],
+    metric_of: dict[str, str],
+    baseline: str,
+    targets: Targets,
+    together=(),
+    failed=(),
+    measured=frozenset(),
 ) -> dict:
     """Where the next round adds blocks. `metric_of`: test -> the metric its figures show;
     `together`: the platforms measured in blocks (Experiment.block_members), added whole;
     `failed`: the placeholders of cells that failed, which count against a configuration's
     maximum as tries (a platform that keeps failing would otherwise be given new repetitions,
-    with whole blocks of the others, round after round).
+    with whole blocks of the others, round after round); `measured`: the (platform, test,
+    size_bytes, rep) of every cell whose record exists, which a time budget counts as free.
 
     Returns {"configurations": [...], "add": [{"test", "size_bytes", "rep", "platforms": [...]}]}:
     each added block holds the platforms that need more repetitions, with the baseline they are
-    paired with, and with every block member if it holds one.
+    paired with, and with every block member if it holds one. With a time budget, also
+    "budget": {"budget_s", "spent_s" (by the cells so far), "left_out_cells"}.
     """
     groups: dict[tuple[str, int], dict[str, dict[int, dict]]] = {}
     # A record without the metric (a probe that the load starved: no latency) is a try, as a
@@ -187,7 +216,7 @@ def plan(
             continue
         group = groups.setdefault((record["test"], record["size_bytes"]), {})
         group.setdefault(record["platform"], {})[record["rep"]] = record
-    configurations, add = [], []
+    configurations, add, wanting = [], [], {}
     for (test, size), by_platform in sorted(groups.items()):
         metric = metric_of[test]
         base = by_platform.get(baseline, {})
@@ -223,6 +252,7 @@ def plan(
                 wanted[platform] = min(limit - attempts, max(want - n, 1), max(n, targets.min_repetitions))
         if not wanted:
             continue
+        wanting[(test, size)] = wanted
         # The baseline goes along into every added block, past its own maximum if need be: the
         # others are paired with it, and a baseline measured minutes earlier is no pair.
         last = max(max(by_rep) for by_rep in by_platform.values())
@@ -233,7 +263,68 @@ def plan(
             if any(p in together for p in platforms):
                 platforms += [p for p in together if p in by_platform and p not in platforms]
             add.append({"test": test, "size_bytes": size, "rep": last + step, "platforms": platforms})
-    return {"configurations": [_row(c) for c in configurations], "add": add}
+    budget = {}
+    if targets.budget_s is not None:
+        add, dropped, spent = within_budget(add, records, targets.budget_s, measured)
+        kept = Counter((block["test"], block["size_bytes"]) for block in add)
+        for i, c in enumerate(configurations):
+            key = (c.test, c.size_bytes)
+            configurations[i] = replace(c, cut=wanting.get(key, {}).get(c.platform, 0) > kept[key])
+        budget = {
+            "budget_s": targets.budget_s,
+            "spent_s": round(spent, 1),
+            "left_out_cells": sum(len(block["platforms"]) for block in dropped),
+        }
+    return {"configurations": [_row(c) for c in configurations], "add": add} | (
+        {"budget": budget} if budget else {}
+    )
+
+
+def cell_seconds(record: dict) -> float:
+    """How long a cell measured (every attempt of it), from its record's times; 0 without them."""
+    if "started_at" not in record or "finished_at" not in record:
+        return 0.0
+    return max(0.0, seconds_of(record["finished_at"]) - seconds_of(record["started_at"]))
+
+
+def within_budget(add: list[dict], records: list[dict], budget_s: float, measured=frozenset()):
+    """The blocks of `add` that fit in what is left of `budget_s` seconds of cells after the
+    cells in `records`: step-major (every (test, size)'s next block before any one's second, as
+    the run order is repetition-major), each (test, size)'s blocks in order (once one does not
+    fit, none of its later ones is added). A block's cost is its cells' predicted seconds: each
+    (platform, test, size)'s median so far, else the test's; a cell in `measured` (its record
+    exists: a plan made again after the budget changed) costs nothing, so that a lower budget
+    never leaves out what was measured. Returns (kept, dropped, seconds spent so far)."""
+    spent = sum(cell_seconds(record) for record in records)
+    seconds: dict[tuple, list[float]] = {}
+    for record in records:
+        for key in ((record["platform"], record["test"], record["size_bytes"]), record["test"]):
+            seconds.setdefault(key, []).append(cell_seconds(record))
+
+    def cost(block: dict) -> float:
+        test, size = block["test"], block["size_bytes"]
+        return sum(
+            statistics.median(seconds.get((p, test, size)) or seconds.get(test) or [0.0])
+            for p in block["platforms"]
+            if (p, test, size, block["rep"]) not in measured
+        )
+
+    chain: dict[tuple, list[int]] = {}  # (test, size) -> its blocks' indices, in order
+    for index, block in enumerate(add):
+        chain.setdefault((block["test"], block["size_bytes"]), []).append(index)
+    taken, left = dict.fromkeys(chain, 0), budget_s - spent
+    for step in range(1, max(map(len, chain.values()), default=0) + 1):
+        for key, indices in chain.items():
+            if taken[key] == step - 1 and step <= len(indices):
+                needs = cost(add[indices[step - 1]])
+                if needs <= max(left, 0.0):  # what was measured fits even a budget spent
+                    taken[key], left = step, left - needs
+    kept = {index for key, indices in chain.items() for index in indices[: taken[key]]}
+    return (
+        [block for index, block in enumerate(add) if index in kept],
+        [block for index, block in enumerate(add) if index not in kept],
+        spent,
+    )
 
 
 def _row(configuration: Configuration) -> dict:
@@ -258,6 +349,12 @@ def progress_line(result: dict, targets: Targets) -> str:
         f"{head}: {reached} of {len(rows)} configurations reached their targets "
         f"(ratios within +-{targets.ratio:.0%}: {ratios_reached} of {len(ratios)})"
     )
+    budget = result.get("budget")
+    if budget:
+        spent, whole = budget["spent_s"] / 60, budget["budget_s"] / 60
+        line += f"; {spent:.3g} of the time budget's {whole:.3g} min of cells spent"
+        if budget["left_out_cells"]:
+            line += f", which leaves out {budget['left_out_cells']} cells the targets wanted"
     blocks = result["add"]
     if blocks:
         cells = sum(len(block["platforms"]) for block in blocks)
@@ -311,6 +408,12 @@ def reached_line(plan: dict, targets: Targets) -> str:
         line += (
             f"; {gave_up} given up early (their spread put the target out of reach even at their "
             f"maximum repetitions, by over {targets.give_up_beyond:g}x)"
+        )
+    cut = sum(row.get("cut", False) and not row["reached"] for row in rows)
+    if cut:
+        line += (
+            f"; {cut} stopped short by the time budget ({plan['budget']['budget_s'] / 60:.3g} min of cells, "
+            "precision.budget_minutes)"
         )
     misses = [row for row in rows if not row["reached"]]
     if misses:

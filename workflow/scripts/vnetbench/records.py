@@ -196,6 +196,22 @@ def failed_cells(roots: tuple[str, ...] = RESULT_ROOTS) -> list[str]:
     return found
 
 
+def measured_cells(roots: tuple[str, ...] = RESULT_ROOTS) -> frozenset[tuple[str, str, int, int]]:
+    """(platform, test, size_bytes, rep) of every record under `roots` that holds a measurement
+    (from the names, reading only the small files that may be failed cells')."""
+    failed, found = set(failed_cells(roots)), set()
+    for directory, _, names in (entry for root in roots for entry in os.walk(root)):
+        for name in names:
+            path = os.path.join(directory, name)
+            if name.endswith(".json") and not name.startswith(".") and path not in failed:
+                try:
+                    cell = Cell.from_path(path)
+                except ValueError:
+                    continue  # not a cell's record
+                found.add((cell.platform, cell.test, cell.size_bytes, cell.rep))
+    return frozenset(found)
+
+
 def config_snapshot_path(config: dict, directory: str = ".vnetbench/config") -> str:
     """Where the effective config is kept for a process that needs the experiment without
     Snakemake (vnetbench.broker once): a file named after its content (write_config_snapshot)."""

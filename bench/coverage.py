@@ -1,6 +1,6 @@
 """Do the reported 95% intervals cover 95% under the precision rule's stopping?
 
-    .venv/bin/python bench/coverage.py RESULTS [--trials N] [--seed S]
+    .venv/bin/python bench/coverage.py RESULTS [--trials N] [--seed S] [--config CONFIG]
 
 A precision run adds repetitions until an interval is narrow enough and then stops (optional
 stopping): it stops more often where the first repetitions happened to agree, so a plain t
@@ -17,6 +17,10 @@ over all simulated configurations and among those that stopped because they reac
 target, and the cells the rule took (per configuration, mean), so that a fix is judged on
 both. `as shipped` is the default config's rule today (min_repetitions 10, giving up on a
 configuration that its spread predicts will miss its target by 1.2x even at its maximum).
+
+With --config (e.g. config/load.yaml and a load run's results), the noise is read from every
+figure's metric of that run, and the rule simulated is that config's own: its targets, minimum,
+maximum and giving up (a time budget, which cuts repetitions whatever their values, is left out).
 """
 
 import argparse
@@ -27,7 +31,9 @@ import statistics
 import sys
 from contextlib import contextmanager
 
+import yaml
 from vnetbench import precision
+from vnetbench.config import load_experiment
 from vnetbench.precision import Targets, paired_ratio, plan
 from vnetbench.records import load_cells
 from vnetbench.stats import t_quantile
@@ -35,8 +41,9 @@ from vnetbench.stats import t_quantile
 METRIC = {"TCP_RR": "transactions_per_s", "UDP_RR": "transactions_per_s"}
 
 
-def lab_noise(results: str) -> list[tuple[float, float]]:
-    """(sd of log values, sd of within-block log-ratios to native) per configuration."""
+def lab_noise(results: str, metric_of: dict[str, str] = METRIC) -> list[tuple[float, float]]:
+    """(sd of log values, sd of within-block log-ratios to native) per configuration of the
+    tests in `metric_of` (test -> the metric its figures show)."""
     paths = [
         os.path.join(d, f) for d, _, names in os.walk(os.path.join(results, "raw")) for f in names
         if f.endswith(".json")
@@ -44,7 +51,7 @@ def lab_noise(results: str) -> list[tuple[float, float]]:
     records, _ = load_cells(paths)
     groups: dict = {}
     for r in records:
-        if r["test"] in METRIC:
+        if r["test"] in metric_of and (r.get(metric_of[r["test"]]) or 0) > 0:
             groups.setdefault((r["test"], r["size_bytes"]), {}).setdefault(r["platform"], {})[r["rep"]] = r
     noise = []
     for (test, _), by_platform in groups.items():
@@ -52,7 +59,7 @@ def lab_noise(results: str) -> list[tuple[float, float]]:
         for platform, by_rep in by_platform.items():
             if platform in ("native", "vm") or len(by_rep) < 4:
                 continue
-            metric = METRIC[test]
+            metric = metric_of[test]
             logs = [math.log(r[metric]) for r in by_rep.values()]
             pairs = [math.log(r[metric] / base[rep][metric]) for rep, r in by_rep.items() if rep in base]
             if len(pairs) >= 4:
@@ -112,15 +119,16 @@ def simulate(sd_value: float, sd_ratio: float, targets: Targets, rng: random.Ran
 
 
 RULES = {
-    # name: (level of the stopping checks, minimum repetitions, give up beyond x target)
-    "min 4 (the rule before issue 28)": (0.95, 4, None),
-    "min 6": (0.95, 6, None),
-    "min 8": (0.95, 8, None),
-    "min 10, never giving up (the rule before)": (0.95, 10, None),
-    "min 10, giving up beyond 1.1x": (0.95, 10, 1.1),
-    "min 10, giving up beyond 1.2x (as shipped: precision.give_up_beyond)": (0.95, 10, 1.2),
-    "stop at 99%, min 4": (0.99, 4, None),
-    "stop at 98%, min 5": (0.98, 5, None),
+    # name: (level of the stopping checks, minimum repetitions, give up beyond x target, targets of a
+    # mean and a ratio, maximum repetitions): the default config's targets and a maximum of 24
+    "min 4 (the rule before issue 28)": (0.95, 4, None, 0.10, 0.05, 24),
+    "min 6": (0.95, 6, None, 0.10, 0.05, 24),
+    "min 8": (0.95, 8, None, 0.10, 0.05, 24),
+    "min 10, never giving up (the rule before)": (0.95, 10, None, 0.10, 0.05, 24),
+    "min 10, giving up beyond 1.1x": (0.95, 10, 1.1, 0.10, 0.05, 24),
+    "min 10, giving up beyond 1.2x (as shipped: precision.give_up_beyond)": (0.95, 10, 1.2, 0.10, 0.05, 24),
+    "stop at 99%, min 4": (0.99, 4, None, 0.10, 0.05, 24),
+    "stop at 98%, min 5": (0.98, 5, None, 0.10, 0.05, 24),
 }
 
 
@@ -130,14 +138,30 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=2007)
     parser.add_argument("--rules", default=";".join(RULES))
+    parser.add_argument("--config", help="simulate this config's rule, at the noise of its figures' metrics")
     args = parser.parse_args()
-    noise = lab_noise(args.results)
+    rules, metric_of = {name: RULES[name] for name in args.rules.split(";")}, METRIC
+    if args.config:
+        with open(args.config) as stream:
+            experiment = load_experiment(yaml.safe_load(stream))
+        p = experiment.precision
+        rules = {
+            f"as in {args.config}": (
+                0.95,
+                p.min_repetitions,
+                p.give_up_beyond,
+                p.value_target,
+                p.target,
+                p.max_repetitions,
+            )
+        }
+        metric_of = {f.test: f.metric for f in reversed(experiment.figures.values())}
+    noise = lab_noise(args.results, metric_of)
     values, ratios = statistics.median(n[0] for n in noise), statistics.median(n[1] for n in noise)
     print(f"lab noise from {len(noise)} configurations of {args.results}: sd of log values median "
           f"{values:.3f}, of log-ratios {ratios:.3f}")  # fmt: skip
-    for name in args.rules.split(";"):
-        stop_level, minimum, beyond = RULES[name]
-        targets = Targets(0.10, 0.05, minimum, {"native": 24, "other": 24}, beyond)
+    for name, (stop_level, minimum, beyond, value, ratio, maximum) in rules.items():
+        targets = Targets(value, ratio, minimum, {"native": maximum, "other": maximum}, beyond)
         rng = random.Random(args.seed)
         outcomes = [simulate(*rng.choice(noise), targets, rng, stop_level) for _ in range(args.trials)]
         reached = [o for o in outcomes if o[2]]

@@ -11,11 +11,13 @@ params = snakemake.params
 records, failed = load_cells(snakemake.input)
 targets = Targets(**params.targets)
 round_ = int(snakemake.wildcards.round)
+# A time budget counts what is measured already as free (a plan made again keeps it).
+measured = measured_cells() if targets.budget_s is not None else frozenset()
 result = {
     "round": round_,
     "cells": len(records),
     "failed_cells": len(failed),
-    **plan(records, params.metric_of, params.baseline, targets, params.together, failed, measured_cells()),
+    **plan(records, params.metric_of, params.baseline, targets, params.together, failed, measured),
 }
 write_json_atomic(snakemake.output[0], result)
 line = progress_line(result, targets)

@@ -107,21 +107,6 @@ def paired_ratio(pairs: list[tuple[float, float]]) -> Ratio:
 # 1.2 saved 129 of 2,241 cells and lost no configuration that later reached its target;
 # bench/precision_replay.py replays it, bench/coverage.py simulates its coverage). The margin is
 # for the spread's own uncertainty: after 10 values, s is within about +-25% of sigma.
-def predicted_precision(n: int, precision: float, at: int) -> float:
-    """The precision `n` values show, predicted at `at` values if their spread stays the same
-    (half-width ~ t(n-1) / sqrt(n)); inf where `n` values give none."""
-    if n < 2 or math.isinf(precision):
-        return math.inf
-    if at <= n:
-        return precision
-    return (
-        precision
-        * math.sqrt(n / at)
-        * t_quantile(0.5 + LEVEL / 2, at - 1)
-        / t_quantile(0.5 + LEVEL / 2, n - 1)
-    )
-
-
 def hopeless(
     n: int, precision: float, target: float, limit: int, beyond: float | None = GIVE_UP_BEYOND
 ) -> bool:
@@ -129,7 +114,8 @@ def hopeless(
     spread stays what `n` values show? (Half-width ~ t(n-1) / sqrt(n).)"""
     if beyond is None or precision <= target or n < 2 or limit <= n or math.isinf(precision):
         return False
-    return predicted_precision(n, precision, limit) > beyond * target
+    at_limit = precision * math.sqrt(n / limit) * t_quantile(0.5 + LEVEL / 2, limit - 1)
+    return at_limit / t_quantile(0.5 + LEVEL / 2, n - 1) > beyond * target
 
 
 def _miss(n: int, precision: float, target: float, limit: int, beyond: float | None):

@@ -65,7 +65,7 @@ def main() -> None:
             row["ratio_precision"] is not None and row["ratio_precision"] <= targets.ratio for row in ratios
         )
         gave_up = sum(row.get("gave_up", False) for row in rows)
-        cut = sum(row["cut"] and not row["reached"] for row in rows)
+        cut = sum(row["cut"] for row in rows)
         minutes = sum(cell_seconds(r) for r in taken) / 60
         print(
             f"  after round {round_}: {len(taken)} cells ({minutes:.1f} min of cells); "

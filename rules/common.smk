@@ -104,9 +104,11 @@ COMPARED = len(EXPERIMENT.platforms) > 1
 
 def ratio_outputs():
     """Each figure's ratios to the baseline (CSV and PDF), when there is something to compare."""
+    if not COMPARED:
+        return []
     return expand(
         "results/figures/{figure}_vs_{baseline}.{ext}",
-        figure=EXPERIMENT.figures if COMPARED else [],
+        figure=EXPERIMENT.figures,
         baseline=config["baseline"],
         ext=["csv", "pdf"],
     )

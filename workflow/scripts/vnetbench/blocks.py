@@ -21,6 +21,7 @@ from .records import (
     failed_cells,
     load,
     read_optional_json,
+    record_paths,
     replace_cell,
     replacement_stamp,
     write_atomic,
@@ -108,7 +109,7 @@ def upgrade(experiment: Experiment, log=print) -> tuple[int, int]:
     run would measure anew, go to results/replaced/. Returns (upgraded, replaced)."""
     upgraded = replaced = 0
     wanted = {(c.test, c.size_bytes) for c in experiment.cells()}
-    for path in _record_paths():
+    for path in record_paths():
         this = Cell.from_path(path)
         if this.platform not in experiment.platforms or (this.test, this.size_bytes) not in wanted:
             continue
@@ -144,12 +145,3 @@ def upgrade(experiment: Experiment, log=print) -> tuple[int, int]:
 def metadata_path(output: str) -> str:
     """Where Snakemake (9, its default file persistence) keeps the metadata of an output."""
     return os.path.join(METADATA, urlsafe_b64encode(output.encode()).decode())
-
-
-def _record_paths(root: str = "results/raw") -> list[str]:
-    return sorted(
-        os.path.join(directory, name)
-        for directory, _, names in os.walk(root)
-        for name in names
-        if name.endswith(".json") and not name.startswith(".")
-    )

@@ -146,7 +146,7 @@ class Configuration:
     reached: bool
     at_max: bool
     gave_up: bool = False  # hopeless at its maximum (see hopeless): no more repetitions of its own
-    cut: bool = False  # the time budget left out repetitions it wanted (see within_budget)
+    cut: bool = False  # short of a target, and the time budget left out repetitions it wanted
 
 
 # Records of one repetition pair only when measured this close in time: a block runs its
@@ -249,21 +249,21 @@ def plan(
             if any(p in together for p in platforms):
                 platforms += [p for p in together if p in by_platform and p not in platforms]
             add.append({"test": test, "size_bytes": size, "rep": last + step, "platforms": platforms})
-    budget = {}
+    result = {"configurations": [], "add": add}
     if targets.budget_s is not None:
-        add, dropped, spent = within_budget(add, records, targets.budget_s, measured)
-        kept = Counter((block["test"], block["size_bytes"]) for block in add)
+        result["add"], dropped, spent = within_budget(add, records, targets.budget_s, measured)
+        kept = Counter((block["test"], block["size_bytes"]) for block in result["add"])
         for i, c in enumerate(configurations):
             key = (c.test, c.size_bytes)
             configurations[i] = replace(c, cut=wanting.get(key, {}).get(c.platform, 0) > kept[key])
-        budget = {
+        left_out = sum(len(block["platforms"]) for block in dropped)
+        result["budget"] = {
             "budget_s": targets.budget_s,
             "spent_s": round(spent, 1),
-            "left_out_cells": sum(len(block["platforms"]) for block in dropped),
+            "left_out_cells": left_out,
         }
-    return {"configurations": [_row(c) for c in configurations], "add": add} | (
-        {"budget": budget} if budget else {}
-    )
+    result["configurations"] = [_row(c) for c in configurations]
+    return result
 
 
 def cell_seconds(record: dict) -> float:
@@ -395,7 +395,7 @@ def reached_line(plan: dict, targets: Targets) -> str:
             f"; {gave_up} given up early (their spread put the target out of reach even at their "
             f"maximum repetitions, by over {targets.give_up_beyond:g}x)"
         )
-    cut = sum(row.get("cut", False) and not row["reached"] for row in rows)
+    cut = sum(row.get("cut", False) for row in rows)  # a plan of an earlier version has none
     if cut:
         line += (
             f"; {cut} stopped short by the time budget ({plan['budget']['budget_s'] / 60:.3g} min of cells, "

@@ -180,36 +180,34 @@ def replace_cell(cell: Cell, log=print, stamp: str | None = None) -> None:
             log(f"moved {path} to {kept}")
 
 
+def record_paths(roots: tuple[str, ...] = RESULT_ROOTS) -> list[str]:
+    """Paths of the records under `roots`, sorted (not the temporary files of atomic writes)."""
+    return sorted(
+        os.path.join(directory, name)
+        for directory, _, names in (entry for root in roots for entry in os.walk(root))
+        for name in names
+        if name.endswith(".json") and not name.startswith(".")
+    )
+
+
+def _failed(path: str) -> bool:
+    """Whether the record at `path` is a failed cell's (reading it only if it is small)."""
+    try:
+        return os.path.getsize(path) < _FAILED_MAX and not load(path).measured
+    except (OSError, RecordError):
+        return False
+
+
 def failed_cells(roots: tuple[str, ...] = RESULT_ROOTS) -> list[str]:
-    """Paths of the records of failed cells under `roots` (a walk, reading only small files)."""
-    found = []
-    for directory, _, names in (entry for root in roots for entry in os.walk(root)):
-        for name in names:
-            path = os.path.join(directory, name)
-            if name.startswith(".") or not name.endswith(".json"):
-                continue  # an atomic write under way
-            try:
-                if os.path.getsize(path) < _FAILED_MAX and not load(path).measured:
-                    found.append(path)
-            except (OSError, RecordError):
-                continue
-    return found
+    """Paths of the records of failed cells under `roots`."""
+    return [path for path in record_paths(roots) if _failed(path)]
 
 
 def measured_cells(roots: tuple[str, ...] = RESULT_ROOTS) -> frozenset[tuple[str, str, int, int]]:
-    """(platform, test, size_bytes, rep) of every record under `roots` that holds a measurement
-    (from the names, reading only the small files that may be failed cells')."""
-    failed, found = set(failed_cells(roots)), set()
-    for directory, _, names in (entry for root in roots for entry in os.walk(root)):
-        for name in names:
-            path = os.path.join(directory, name)
-            if name.endswith(".json") and not name.startswith(".") and path not in failed:
-                try:
-                    cell = Cell.from_path(path)
-                except ValueError:
-                    continue  # not a cell's record
-                found.add((cell.platform, cell.test, cell.size_bytes, cell.rep))
-    return frozenset(found)
+    """(platform, test, size_bytes, rep) of every cell whose record under `roots` holds a
+    measurement."""
+    cells = (Cell.from_path(path) for path in record_paths(roots) if not _failed(path))
+    return frozenset((c.platform, c.test, c.size_bytes, c.rep) for c in cells)
 
 
 def config_snapshot_path(config: dict, directory: str = ".vnetbench/config") -> str:
